@@ -1,0 +1,190 @@
+"""The contract every strategy shares: argument checks, the per-file work, the report and the error."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+from fileio.workloads import CsvWorkload, Workload
+from fileio.writer import DURABILITIES, fsync_directory, remove_temporaries, write_file
+
+DEFAULT_WORKLOAD = CsvWorkload()
+SHOWN_IDS = 20
+
+OnSaved = Callable[[int, int], None]
+Progress = Callable[[Path], object]
+
+
+class SaveError(Exception):
+    """Saving failed for ``failed_ids``; ``cause`` is the first underlying exception."""
+
+    def __init__(self, failed_ids: list[int], cause: BaseException) -> None:
+        super().__init__(failed_ids, cause)
+        self.failed_ids = sorted(failed_ids)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        shown = ", ".join(map(str, self.failed_ids[:SHOWN_IDS]))
+        more = f" and {len(self.failed_ids) - SHOWN_IDS} more" if len(self.failed_ids) > SHOWN_IDS else ""
+        return f"could not save id(s) {shown}{more}: {type(self.cause).__name__}: {self.cause}"
+
+    @classmethod
+    def merge(cls, errors: list[SaveError]) -> SaveError:
+        """One error naming every failed id, caused by the first failure."""
+        failed = sorted({file_id for error in errors for file_id in error.failed_ids})
+        merged = cls(failed, errors[0].cause)
+        merged.__cause__ = errors[0].cause
+        return merged
+
+
+@dataclass
+class SaveReport:
+    """What a save did: files written, bytes, elapsed seconds, and the paths in id order."""
+
+    files: int
+    bytes: int
+    seconds: float
+    paths: list[Path] = field(repr=False)
+
+    @property
+    def mb_per_s(self) -> float:
+        """Throughput in decimal megabytes per second."""
+        return self.bytes / 1e6 / self.seconds if self.seconds else float("inf")
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files / self.seconds if self.seconds else float("inf")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Where and how to save: picklable, so workers in any process can do their share."""
+
+    directory: Path
+    workload: Workload
+    durability: str
+
+    def path(self, file_id: int) -> Path:
+        return self.directory / self.workload.file_name(file_id)
+
+    def generate(self, file_id: int) -> bytes:
+        try:
+            return self.workload.data(file_id)
+        except Exception as error:
+            raise SaveError([file_id], error) from error
+
+    def write(self, file_id: int, data: bytes) -> int:
+        """Write one generated file; returns its size in bytes."""
+        try:
+            write_file(self.path(file_id), data, self.durability)
+        except Exception as error:
+            raise SaveError([file_id], error) from error
+        return len(data)
+
+    def save(self, file_id: int) -> int:
+        """Generate and write one file; returns its size in bytes."""
+        return self.write(file_id, self.generate(file_id))
+
+
+def _check_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return value
+
+
+def check_workers(workers: object) -> int:
+    if _check_int("workers", workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
+def check_ids(ids: Iterable[int]) -> list[int]:
+    """The ids as a list: non-negative ints, no repeats."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be an iterable of ints, got {ids!r}")
+    checked = [_check_int("each id", file_id) for file_id in ids]
+    seen: set[int] = set()
+    for file_id in checked:
+        if file_id < 0:
+            raise ValueError(f"ids must be non-negative, got {file_id}")
+        if file_id in seen:
+            raise ValueError(f"id {file_id} is given more than once")
+        seen.add(file_id)
+    return checked
+
+
+def check_directory(directory: object) -> Path:
+    """The target as a Path; it, or its nearest existing ancestor, must be a directory."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path, got {directory!r}")
+    path = Path(directory)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is" if existing == path else f"is under {existing}, which is"
+        raise ValueError(f"directory {path} {where} not a directory")
+    return path
+
+
+def check_workload(workload: object) -> Workload:
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must have file_name(id) and data(id) methods, got {workload!r}")
+    return workload
+
+
+def check_durability(durability: object) -> str:
+    if durability not in DURABILITIES:
+        raise ValueError(f"durability must be one of {', '.join(DURABILITIES)}; got {durability!r}")
+    return durability
+
+
+Body = Callable[[Job, list[int], int, OnSaved], None]
+
+
+def strategy(body: Body) -> Callable[..., SaveReport]:
+    """Turn ``body(job, ids, workers, on_saved)`` into a strategy with the shared ``save`` signature.
+
+    The body saves every id and calls ``on_saved(file_id, nbytes)`` in the caller's process for each file.
+    Arguments are checked before anything is written; on any failure an atomic save leaves no temporaries.
+    """
+
+    @functools.wraps(body)
+    def save(
+        directory: str | os.PathLike[str],
+        ids: Iterable[int],
+        *,
+        workers: int,
+        workload: Workload = DEFAULT_WORKLOAD,
+        durability: str = "none",
+        progress: Progress | None = None,
+    ) -> SaveReport:
+        job = Job(check_directory(directory), check_workload(workload), check_durability(durability))
+        workers = check_workers(workers)
+        ids = check_ids(ids)
+        job.directory.mkdir(parents=True, exist_ok=True)
+        totals = {"files": 0, "bytes": 0}
+
+        def on_saved(file_id: int, nbytes: int) -> None:
+            totals["files"] += 1
+            totals["bytes"] += nbytes
+            if progress is not None:
+                progress(job.path(file_id))
+
+        start = perf_counter()
+        try:
+            body(job, ids, workers, on_saved)
+            if durability == "atomic":
+                fsync_directory(job.directory)
+        except BaseException:
+            if durability == "atomic":
+                remove_temporaries(job.directory)
+            raise
+        seconds = perf_counter() - start
+        if totals["files"] != len(ids):
+            raise RuntimeError(f"{body.__module__} saved {totals['files']} of {len(ids)} files")
+        return SaveReport(totals["files"], totals["bytes"], seconds, [job.path(i) for i in ids])
+
+    return save

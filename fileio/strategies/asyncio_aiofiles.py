@@ -1,0 +1,69 @@
+"""asyncio: asyncio with aiofiles; ``workers`` coroutines take ids from one shared iterator, which bounds
+open files and data in memory to ``workers``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+from fileio.job import Job, OnSaved, SaveError, strategy
+from fileio.writer import temp_path
+
+
+async def _write(path: Path, data: bytes, sync: bool) -> None:
+    import aiofiles
+    import aiofiles.os
+
+    async with aiofiles.open(path, "wb") as file:
+        await file.write(data)
+        if sync:
+            await file.flush()
+            await aiofiles.os.wrap(os.fsync)(file.fileno())
+
+
+async def write_file(path: Path, data: bytes, durability: str) -> None:
+    """The asynchronous twin of :func:`fileio.writer.write_file`."""
+    import aiofiles.os
+
+    if durability != "atomic":
+        await _write(path, data, sync=durability == "fsync")
+        return
+    temp = temp_path(path)
+    try:
+        await _write(temp, data, sync=True)
+        await aiofiles.os.replace(temp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+async def _worker(job: Job, ids: Iterator[int], on_saved: OnSaved) -> None:
+    for file_id in ids:
+        data = job.generate(file_id)
+        try:
+            await write_file(job.path(file_id), data, job.durability)
+        except Exception as error:
+            raise SaveError([file_id], error) from error
+        on_saved(file_id, len(data))
+
+
+async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    shared = iter(ids)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(workers, len(ids))):
+                group.create_task(_worker(job, shared, on_saved))
+    except* SaveError as failed:
+        raise SaveError.merge(list(failed.exceptions))  # noqa: B904 (merge sets the cause)
+
+
+@strategy
+def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Run the coroutines on a fresh event loop."""
+    import aiofiles  # noqa: F401  (fail here, before any file, when the dependency is missing)
+
+    asyncio.run(_save_all(job, ids, workers, on_saved))

@@ -1,0 +1,32 @@
+"""pipeline: worker processes generate, writer threads in the caller's process save.
+
+Each of ``2 x workers`` writer threads carries one file at a time from a generating process to disk, so the
+number of threads is the bounded queue: at most that many files' data are in flight.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
+
+from fileio.job import Job, OnSaved, strategy
+from fileio.tasks import process_pool, run_tasks
+
+
+def _generate_and_write(job: Job, generators: Executor, file_id: int) -> int:
+    data = generators.submit(job.generate, file_id).result()
+    return job.write(file_id, data)
+
+
+@strategy
+def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Generate on ``workers`` processes while up to ``2 x workers`` threads write what they made."""
+    in_flight = 2 * workers
+    with process_pool(workers) as generators, ThreadPoolExecutor(in_flight, "fileio-writer") as writers:
+        run_tasks(
+            writers,
+            partial(_generate_and_write, job, generators),
+            ids,
+            limit=in_flight,
+            on_result=on_saved,
+        )

@@ -1,0 +1,34 @@
+"""process_batches: the ids split into one contiguous batch per worker process."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fileio.job import Job, OnSaved, strategy
+from fileio.tasks import Channel, process_pool, report_saved, run_tasks, split, stop_requested
+
+
+def save_batch(job: Job, batch: list[int]) -> None:
+    """In a worker process: save a batch one file after another, reporting each, until told to stop."""
+    for file_id in batch:
+        if stop_requested():
+            return
+        report_saved(file_id, job.save(file_id))
+
+
+@strategy
+def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Give each of ``workers`` processes one batch of ids."""
+    channel = Channel()
+    batches = split(ids, workers)
+    with process_pool(workers, channel) as pool:
+        run_tasks(
+            pool,
+            partial(save_batch, job),
+            batches,
+            limit=len(batches),
+            on_result=lambda batch, result: None,
+            ids_of=list,
+            stop=channel.stop,
+            poll=partial(channel.drain, on_saved),
+        )

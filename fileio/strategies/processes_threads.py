@@ -1,0 +1,55 @@
+"""processes_threads: one batch per process; each process generates files and hands their writes to its own
+small thread pool, so generating the next file overlaps writing the last."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from fileio.job import Job, OnSaved, strategy
+from fileio.tasks import Channel, process_pool, report_saved, run_tasks, split, stop_requested
+
+WRITER_THREADS = 2
+
+
+def _generated(job: Job, batch: list[int]) -> Iterator[tuple[int, bytes]]:
+    for file_id in batch:
+        if stop_requested():
+            return
+        yield file_id, job.generate(file_id)
+
+
+def _write(job: Job, item: tuple[int, bytes]) -> int:
+    return job.write(*item)
+
+
+def save_batch(job: Job, batch: list[int]) -> None:
+    """In a worker process: generate here, write on writer threads, with at most a few files pending."""
+    with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="fileio-writer") as writers:
+        run_tasks(
+            writers,
+            partial(_write, job),
+            _generated(job, batch),
+            limit=WRITER_THREADS,
+            on_result=lambda item, nbytes: report_saved(item[0], nbytes),
+            ids_of=lambda item: [item[0]],
+        )
+
+
+@strategy
+def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Give each of ``workers`` processes one batch; each writes through ``WRITER_THREADS`` threads."""
+    channel = Channel()
+    batches = split(ids, workers)
+    with process_pool(workers, channel) as pool:
+        run_tasks(
+            pool,
+            partial(save_batch, job),
+            batches,
+            limit=len(batches),
+            on_result=lambda batch, result: None,
+            ids_of=list,
+            stop=channel.stop,
+            poll=partial(channel.drain, on_saved),
+        )

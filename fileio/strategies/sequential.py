@@ -1,0 +1,12 @@
+"""sequential: one file after another in the caller's thread; the baseline for every speed-up."""
+
+from __future__ import annotations
+
+from fileio.job import Job, OnSaved, strategy
+
+
+@strategy
+def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Save one file after another; ``workers`` is accepted and ignored."""
+    for file_id in ids:
+        on_saved(file_id, job.save(file_id))

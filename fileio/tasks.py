@@ -1,0 +1,145 @@
+"""Running tasks on pools: bounded submission, errors that reach the caller, progress from processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, ProcessPoolExecutor, wait
+from typing import Any, TypeVar
+
+from fileio.job import OnSaved, SaveError
+
+# Explicit: Python 3.14 changes the Linux default from fork, which is unsafe once the caller has threads.
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+POLL_SECONDS = 0.05
+
+Item = TypeVar("Item")
+_END = object()
+
+
+def run_tasks(
+    executor: Executor,
+    task: Callable[[Item], Any],
+    items: Iterable[Item],
+    *,
+    limit: int,
+    on_result: Callable[[Item, Any], None],
+    ids_of: Callable[[Item], list[int]] = lambda item: [item],
+    stop: Callable[[], None] | None = None,
+    poll: Callable[[], None] | None = None,
+) -> None:
+    """Run ``task(item)`` for every item with at most ``limit`` submitted at once.
+
+    ``on_result(item, result)`` runs in this thread as each finishes. On the first failure nothing more is
+    submitted, queued tasks are cancelled, ``stop()`` asks running ones to end early, and once they have ended
+    a :class:`SaveError` naming every failed id is raised. ``poll()`` runs every few milliseconds meanwhile.
+    """
+    pending: dict[Future[Any], Item] = {}
+    failures: list[SaveError] = []
+    remaining = iter(items)
+
+    def fail(error: SaveError) -> None:
+        if not failures:
+            for future in pending:
+                future.cancel()
+            if stop is not None:
+                stop()
+        failures.append(error)
+
+    try:
+        while True:
+            while not failures and len(pending) < limit:
+                try:
+                    item = next(remaining, _END)
+                except SaveError as error:
+                    fail(error)
+                    break
+                if item is _END:
+                    break
+                pending[executor.submit(task, item)] = item
+            if not pending:
+                break
+            done, _ = wait(pending, timeout=POLL_SECONDS if poll else None, return_when=FIRST_COMPLETED)
+            if poll is not None:
+                poll()
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    on_result(item, future.result())
+                except CancelledError:
+                    pass
+                except SaveError as error:
+                    fail(error)
+                except Exception as error:  # the pool itself broke, e.g. a worker process was killed
+                    fail(SaveError(ids_of(item), error))
+    except BaseException:
+        if stop is not None:
+            stop()
+        raise
+    finally:
+        for future in pending:
+            future.cancel()
+    if poll is not None:
+        poll()
+    if failures:
+        raise SaveError.merge(failures)
+
+
+class Channel:
+    """Per-file progress from worker processes to the caller, and a stop flag from the caller to them."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context(START_METHOD)
+        self._saved = context.SimpleQueue()
+        self._stop = context.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def drain(self, on_saved: OnSaved) -> None:
+        """Pass every progress message received so far to ``on_saved``."""
+        while not self._saved.empty():
+            on_saved(*self._saved.get())
+
+
+_worker_channel: Channel | None = None
+
+
+def _init_worker(channel: Channel | None) -> None:
+    global _worker_channel
+    _worker_channel = channel
+    # Ctrl-C is the caller's to handle: it cancels the work and shuts the pool down cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def report_saved(file_id: int, nbytes: int) -> None:
+    """In a worker process: tell the caller one file is saved."""
+    assert _worker_channel is not None, "report_saved needs a pool made with a Channel"
+    _worker_channel._saved.put((file_id, nbytes))
+
+
+def stop_requested() -> bool:
+    """In a worker process: whether the caller asked running tasks to stop."""
+    return _worker_channel is not None and _worker_channel._stop.is_set()
+
+
+def process_pool(workers: int, channel: Channel | None = None) -> ProcessPoolExecutor:
+    """A process pool with an explicit start method whose workers can talk to ``channel``."""
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(START_METHOD),
+        initializer=_init_worker,
+        initargs=(channel,),
+    )
+
+
+def split(ids: list[int], parts: int) -> list[list[int]]:
+    """``ids`` in at most ``parts`` contiguous batches of near-equal size."""
+    size, extra = divmod(len(ids), parts)
+    batches, start = [], 0
+    for index in range(parts):
+        end = start + size + (index < extra)
+        batches.append(ids[start:end])
+        start = end
+    return [batch for batch in batches if batch]

@@ -1,0 +1,99 @@
+"""What is saved: workloads turn a file id into a file name and the file's exact bytes.
+
+A workload is a small picklable object with two methods, ``file_name(file_id)`` and ``data(file_id)``,
+so every strategy can hand it to threads, processes or coroutines without special cases.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+PAYLOAD_BLOCK = 4096
+
+
+@runtime_checkable
+class Workload(Protocol):
+    """What every workload provides."""
+
+    def file_name(self, file_id: int) -> str: ...
+
+    def data(self, file_id: int) -> bytes: ...
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+@dataclass(frozen=True)
+class CsvWorkload:
+    """The classic CPU-bound job: ``n_lines`` lines of ``n_values`` numbers ``id + i + j``, as ASCII CSV."""
+
+    n_lines: int = 5000
+    n_values: int = 10
+    label = "csv"
+
+    def __post_init__(self) -> None:
+        _check_count("n_lines", self.n_lines, 1)
+        _check_count("n_values", self.n_values, 1)
+
+    def file_name(self, file_id: int) -> str:
+        return f"data-{file_id:04d}.csv"
+
+    def data(self, file_id: int) -> bytes:
+        # Deliberately plain Python string work: this is the CPU-bound part being measured.
+        lines = [",".join([str(file_id + i + j) for j in range(self.n_values)]) for i in range(self.n_lines)]
+        return "\n".join(lines).encode("ascii")
+
+
+@dataclass(frozen=True)
+class PayloadWorkload:
+    """Deterministic bytes of exactly ``size`` bytes per id, cheap to make, so writing dominates."""
+
+    size: int
+    label = "payload"
+
+    def __post_init__(self) -> None:
+        _check_count("size", self.size, 0)
+
+    def file_name(self, file_id: int) -> str:
+        return f"data-{file_id:04d}.bin"
+
+    def data(self, file_id: int) -> bytes:
+        block = random.Random(file_id).randbytes(PAYLOAD_BLOCK)
+        repeats, rest = divmod(self.size, PAYLOAD_BLOCK)
+        return b"".join([block] * repeats + [block[:rest]])
+
+
+SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """A byte count from text such as ``4096``, ``256KiB`` or ``1MiB``; ValueError names bad text."""
+    number = text.strip().rstrip("".join({c for unit in SIZE_UNITS for c in unit}))
+    unit = text.strip()[len(number) :]
+    if not number.isdigit() or unit not in SIZE_UNITS:
+        units = ", ".join(u for u in SIZE_UNITS if u)
+        raise ValueError(f"bad size {text!r}: expected a whole number with an optional unit ({units})")
+    return int(number) * SIZE_UNITS[unit]
+
+
+def format_size(size: int) -> str:
+    """The shortest exact binary form: 4096 -> '4KiB', 1048576 -> '1MiB'."""
+    for unit in ("GiB", "MiB", "KiB"):
+        if size and size % SIZE_UNITS[unit] == 0:
+            return f"{size // SIZE_UNITS[unit]}{unit}"
+    return f"{size}B"
