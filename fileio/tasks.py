@@ -12,6 +12,10 @@ from fileio.job import OnSaved, SaveError
 
 # Explicit: Python 3.14 changes the Linux default from fork, which is unsafe once the caller has threads.
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+CONTEXT = multiprocessing.get_context(START_METHOD)
+if START_METHOD == "forkserver":
+    # Workers fork from a server that has imported fileio already: ~40 ms less start-up for each of them.
+    CONTEXT.set_forkserver_preload(["__main__", "fileio"])
 POLL_SECONDS = 0.05
 
 Item = TypeVar("Item")
@@ -90,9 +94,8 @@ class Channel:
     """Per-file progress from worker processes to the caller, and a stop flag from the caller to them."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context(START_METHOD)
-        self._saved = context.SimpleQueue()
-        self._stop = context.Event()
+        self._saved = CONTEXT.SimpleQueue()
+        self._stop = CONTEXT.Event()
 
     def stop(self) -> None:
         self._stop.set()
@@ -128,7 +131,7 @@ def process_pool(workers: int, channel: Channel | None = None) -> ProcessPoolExe
     """A process pool with an explicit start method whose workers can talk to ``channel``."""
     return ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context(START_METHOD),
+        mp_context=CONTEXT,
         initializer=_init_worker,
         initargs=(channel,),
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fileio import PayloadWorkload, VerificationError, verify
+from fileio.verify import expected_digests
 from fileio.writer import temp_path
 
 WORKLOAD = PayloadWorkload(100)
@@ -30,7 +31,10 @@ def test_missing_file_is_named(saved: Path) -> None:
         verify(saved, IDS, WORKLOAD)
 
 
-def test_wrong_bytes_are_located(saved: Path) -> None:
+@pytest.mark.parametrize("digests", [None, expected_digests(IDS, WORKLOAD)], ids=["bytes", "digests"])
+def test_wrong_bytes_are_located(saved: Path, digests) -> None:
+    """A flipped byte is found, whether files are compared directly or by digest."""
+    verify(saved, IDS, WORKLOAD, digests)
     path = saved / "data-0002.bin"
     data = bytearray(path.read_bytes())
     data[42] ^= 0xFF
@@ -38,7 +42,7 @@ def test_wrong_bytes_are_located(saved: Path) -> None:
     with pytest.raises(
         VerificationError, match="wrong bytes: data-0002.bin: .* first difference at offset 42"
     ):
-        verify(saved, IDS, WORKLOAD)
+        verify(saved, IDS, WORKLOAD, digests)
 
 
 def test_truncated_file_is_reported(saved: Path) -> None:
