@@ -8,7 +8,7 @@ Every strategy in :data:`STRATEGIES` has one signature::
 from __future__ import annotations
 
 from fileio.job import SaveError, SaveReport
-from fileio.strategies import STRATEGIES
+from fileio.strategies import STRATEGIES, get_strategy
 from fileio.verify import VerificationError, verify
 from fileio.workloads import CsvWorkload, PayloadWorkload, Workload
 from fileio.writer import DURABILITIES
@@ -22,5 +22,6 @@ __all__ = [
     "SaveReport",
     "VerificationError",
     "Workload",
+    "get_strategy",
     "verify",
 ]

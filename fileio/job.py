@@ -43,12 +43,13 @@ class SaveError(Exception):
 
 @dataclass
 class SaveReport:
-    """What a save did: files written, bytes, elapsed seconds, and the paths in id order."""
+    """What a save did: files written, bytes written, elapsed seconds, and every id's path in id order."""
 
     files: int
     bytes: int
     seconds: float
     paths: list[Path] = field(repr=False)
+    skipped: int = 0  # files already complete, left alone by skip_existing
 
     @property
     def mb_per_s(self) -> float:
@@ -88,6 +89,14 @@ class Job:
     def save(self, file_id: int) -> int:
         """Generate and write one file; returns its size in bytes."""
         return self.write(file_id, self.generate(file_id))
+
+    def is_complete(self, file_id: int) -> bool:
+        """Whether the file is already saved: atomic saves only ever leave complete files under final names;
+        otherwise its bytes are compared with the workload's."""
+        path = self.path(file_id)
+        if self.durability == "atomic" or not path.is_file():
+            return path.is_file()
+        return path.read_bytes() == self.generate(file_id)
 
 
 def _check_int(name: str, value: object) -> int:
@@ -149,6 +158,7 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
 
     The body saves every id and calls ``on_saved(file_id, nbytes)`` in the caller's process for each file.
     Arguments are checked before anything is written; on any failure an atomic save leaves no temporaries.
+    With ``skip_existing``, ids whose files are already complete are left out (to finish an interrupted save).
     """
 
     @functools.wraps(body)
@@ -160,6 +170,7 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
         workload: Workload = DEFAULT_WORKLOAD,
         durability: str = "none",
         progress: Progress | None = None,
+        skip_existing: bool = False,
     ) -> SaveReport:
         job = Job(check_directory(directory), check_workload(workload), check_durability(durability))
         workers = check_workers(workers)
@@ -174,8 +185,9 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
                 progress(job.path(file_id))
 
         start = perf_counter()
+        todo = [file_id for file_id in ids if not job.is_complete(file_id)] if skip_existing else ids
         try:
-            body(job, ids, workers, on_saved)
+            body(job, todo, workers, on_saved)
             if durability == "atomic":
                 fsync_directory(job.directory)
         except BaseException:
@@ -183,8 +195,9 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
                 remove_temporaries(job.directory)
             raise
         seconds = perf_counter() - start
-        if totals["files"] != len(ids):
-            raise RuntimeError(f"{body.__module__} saved {totals['files']} of {len(ids)} files")
-        return SaveReport(totals["files"], totals["bytes"], seconds, [job.path(i) for i in ids])
+        if totals["files"] != len(todo):
+            raise RuntimeError(f"{body.__module__} saved {totals['files']} of {len(todo)} files")
+        paths = [job.path(file_id) for file_id in ids]
+        return SaveReport(totals["files"], totals["bytes"], seconds, paths, skipped=len(ids) - len(todo))
 
     return save

@@ -45,3 +45,11 @@ def unavailable_reason(name: str) -> str | None:
     if module is None or importlib.util.find_spec(module) is not None:
         return None
     return f"strategy {name!r} needs {module}: pip install {module}"
+
+
+def get_strategy(name: str) -> Callable[..., SaveReport]:
+    """The strategy registered as ``name``; ValueError names an unknown one."""
+    try:
+        return STRATEGIES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None

@@ -1,0 +1,65 @@
+"""Process-tree helpers for fault tests, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name: state, ppid, pgrp, ...; None once it is gone."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+    except (OSError, IndexError):
+        return None
+
+
+def _processes() -> dict[int, list[str]]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            found[int(entry.name)] = fields
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid``."""
+    parents = {child: int(fields[1]) for child, fields in _processes().items() if fields[0] != "Z"}
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def worker_processes(pid: int) -> set[int]:
+    """Descendants of ``pid`` doing the work: not the resource tracker, nor a fork server (has children)."""
+    below = descendants(pid)
+    parents = {int(fields[1]) for child, fields in _processes().items() if child in below}
+    return {child for child in below - parents if "resource_tracker" not in _command_line(child)}
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    return {pid for pid in pids if (fields := _stat(pid)) is not None and fields[0] != "Z"}
+
+
+def in_group(pgid: int) -> set[int]:
+    """Living processes in process group ``pgid``."""
+    return {pid for pid, fields in _processes().items() if fields[0] != "Z" and int(fields[2]) == pgid}
+
+
+def wait_until_gone(find, timeout: float = 10) -> set[int]:
+    """Poll ``find()`` until it returns nothing or ``timeout`` passes; returns what is left."""
+    deadline = time.monotonic() + timeout
+    while (left := find()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
