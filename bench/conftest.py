@@ -1,20 +1,33 @@
 """The benchmark matrix: profiles and ``--fileio-*`` options become cases, results become one table per job.
 
 Run ``pytest bench/`` (serially). Every run is saved with its raw rounds in ``.benchmarks/`` so that
-``pytest bench/ --benchmark-compare`` compares with the previous run.
+``pytest bench/ --benchmark-compare`` compares with the previous run, and ``--fileio-gate`` applies
+fileio's regression gate (:mod:`fileio.gate`) to it. Each job starts with a ``control`` case: the same bytes
+written by a plain loop of ``os.write``, no fileio code, against which the gate measures every case.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pytest_benchmark.utils import get_tag
 
 from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, SaveReport, Workload
+from fileio.gate import (
+    CONTROL,
+    DEFAULT_THRESHOLD,
+    GateInputError,
+    compare,
+    load_run,
+    regressions,
+    report,
+    run_from_json,
+)
 from fileio.strategies import unavailable_reason
 from fileio.workloads import format_size, parse_size
 
@@ -92,6 +105,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fileio-durability", help="durabilities, e.g. none,fsync,atomic")
     group.addoption("--fileio-rounds", help="timed rounds per case (after one warm-up round)")
     group.addoption("--fileio-dir", help="benchmark on this directory's filesystem instead of a temp dir")
+    group.addoption(
+        "--fileio-gate",
+        nargs="?",
+        const=str(DEFAULT_THRESHOLD),
+        metavar="PCT",
+        help=f"fail on a significant slowdown over PCT% (default {DEFAULT_THRESHOLD:g}) vs the previous run",
+    )
 
 
 def _listed(option: str, text: str, parse: Callable[[str], object]) -> tuple:
@@ -109,13 +129,23 @@ def _single(option: str, text: str | None) -> int | None:
     return _listed(option, text, _positive)[0] if text else None
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{text!r} is not a percentage > 0")
+    return value
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{text!r} is not a whole number >= 1")
     return int(text)
 
 
-def _one_of(choices) -> Callable[[str], str]:
+def _one_of(choices: Iterable[str]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in choices:
             raise ValueError(f"unknown value {text!r}; choose from {', '.join(choices)}")
@@ -139,7 +169,11 @@ class Settings:
     cases: list[Case]
     rounds: int
     directory: Path | None
+    gate: float | None
     results: dict[str, list[Result]] = field(default_factory=dict)
+    saved: dict | None = None  # this run as saved, for the gate
+    history: list[Path] = field(default_factory=list)  # runs saved before this one, oldest first
+    gate_report: str | None = None
 
     def record(self, case: Case, median: float, report: SaveReport, extra_info: dict) -> None:
         """Keep a case's result for the end-of-run tables and put its throughput in the saved JSON."""
@@ -173,6 +207,7 @@ def read_settings(config: pytest.Config) -> Settings:
     durability = option("fileio_durability")
     durabilities = _listed("durability", durability, _one_of(DURABILITIES)) if durability else None
     rounds = _single("rounds", option("fileio_rounds"))
+    gate = option("fileio_gate") and _listed("gate", option("fileio_gate"), _percent)[0]
     directory = option("fileio_dir") and Path(option("fileio_dir"))
     if directory and not directory.is_dir():
         raise pytest.UsageError(f"--fileio-dir: {str(directory)!r} is not an existing directory")
@@ -187,12 +222,13 @@ def read_settings(config: pytest.Config) -> Settings:
                 jobs.append(Job(PayloadWorkload(size), files or payload_files(size), durability))
     cases = []
     for job in jobs:
-        for strategy in strategies:
-            # sequential ignores the pool size: measure it once per job, first, as every speed-up's baseline
-            pool_sizes = (1,) if strategy == "sequential" else workers or profile.workers
+        for strategy in (CONTROL, *strategies):
+            # the control and sequential are single-threaded: measure each once per job, first
+            pool_sizes = (1,) if strategy in (CONTROL, "sequential") else workers or profile.workers
             cases.extend(Case(strategy, count, job) for count in pool_sizes)
-    cases.sort(key=lambda case: (jobs.index(case.job), case.strategy != "sequential"))
-    return Settings(name, cases, rounds or profile.rounds, directory)
+    order = {CONTROL: 0, "sequential": 1}
+    cases.sort(key=lambda case: (jobs.index(case.job), order.get(case.strategy, 2)))
+    return Settings(name, cases, rounds or profile.rounds, directory, gate)
 
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -206,7 +242,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.stash[SETTINGS] = read_settings(config)
     # History without extra flags: every run is saved with its raw rounds, ready for --benchmark-compare.
-    config.option.benchmark_autosave = True
+    config.option.benchmark_autosave = config.option.benchmark_autosave or get_tag()
     config.option.benchmark_save_data = True
 
 
@@ -279,6 +315,45 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list, output_json: dict) -> None:
     settings = config.stash[SETTINGS]
     output_json["fileio"] = {"profile": settings.profile, "rounds": settings.rounds}
+    settings.saved = output_json
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    settings = session.config.stash[SETTINGS]
+    if settings.gate is not None:
+        storage = session.config._benchmarksession.storage  # noqa: SLF001  (pytest-benchmark's history)
+        settings.history = [Path(path) for path in storage.query()]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With --fileio-gate, compare this run with the newest earlier one of the same profile on this machine,
+    and fail the session on a regression."""
+    settings = session.config.stash[SETTINGS]
+    if settings.gate is None or settings.saved is None:
+        return
+    current = run_from_json(settings.saved, "this run")
+    for path in reversed(settings.history):
+        try:
+            baseline = load_run(path)
+        except GateInputError:
+            continue
+        if baseline.profile == current.profile:
+            break
+    else:
+        settings.gate_report = (
+            f"fileio gate: no earlier {current.profile} run saved on this machine to compare with"
+        )
+        return
+    try:
+        comparisons = compare(baseline, current, settings.gate)
+    except GateInputError as error:
+        settings.gate_report = f"fileio gate: {error}"
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
+    settings.gate_report = f"fileio gate against {path.name}:\n{report(comparisons, settings.gate)}"
+    if regressions(comparisons):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(trylast=True)
@@ -289,7 +364,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for job_name, results in settings.results.items():
         first = results[0]
         baseline = sequential_result(results)
-        fastest = min(results, key=lambda result: result.median)
+        fastest = min(
+            (result for result in results if result.case.strategy != CONTROL),
+            key=lambda result: result.median,
+        )
         write("")
         write(
             f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round, "
@@ -305,3 +383,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
                 f"{'-' if speedup is None else f'{speedup:.2f}x':>10}"
                 f"{'  <- fastest' if result is fastest else ''}"
             )
+    if settings.gate_report:
+        write("")
+        for line in settings.gate_report.splitlines():
+            write(line)

@@ -7,7 +7,10 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+import control
+
 from fileio import STRATEGIES, Workload, verify
+from fileio.gate import CONTROL
 from fileio.verify import expected_digests
 
 
@@ -30,8 +33,10 @@ def test_save(benchmark, case, settings, target_root: Path) -> None:
         unchecked.append(directory)
         return (directory, ids), options
 
+    strategy = control.save if case.strategy == CONTROL else STRATEGIES[case.strategy]
+
     def save(directory: Path, ids: range, **options) -> None:
-        reports.append(STRATEGIES[case.strategy](directory, ids, **options))
+        reports.append(strategy(directory, ids, **options))
 
     def check_and_remove(directory: Path, *args, **kwargs) -> None:
         unchecked.remove(directory)

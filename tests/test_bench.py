@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "--fileio-strategies",
-    "sequential,threads",
-    "--fileio-workers",
-    "2",
-    "--fileio-files",
-    "3",
-    "--fileio-sizes",
-    "csv",
-]
+TINY = ["--fileio-strategies", "sequential,threads", "--fileio-workers", "2"]
+TINY += ["--fileio-files", "3", "--fileio-sizes", "csv"]
 
 
 def run_bench(*args: str, storage: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -40,18 +32,20 @@ def collected(*args: str, storage: Path) -> list[str]:
 
 
 def test_quick_profile_matrix(tmp_path: Path) -> None:
-    """quick: every strategy at 1, 2 and 4 workers (sequential at 1, first) on a CSV and a 256 KiB job."""
+    """quick: each job opens with its control and sequential, then every strategy at 1, 2 and 4 workers,
+    on a CSV and a 256 KiB job."""
     ids = collected(storage=tmp_path)
-    assert len(ids) == 2 * (1 + 6 * 3)
-    assert ids[0] == "sequential-w1-csv-none" and ids[19] == "sequential-w1-256KiB-none"
+    assert len(ids) == 2 * (2 + 6 * 3)
+    assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
+    assert ids[20:22] == ["control-w1-256KiB-none", "sequential-w1-256KiB-none"]
     assert "processes-w4-csv-none" in ids and "asyncio-w2-256KiB-none" in ids
 
 
 def test_seed_profile_matrix(tmp_path: Path) -> None:
     """seed: the classic job, every strategy at 8 workers."""
     ids = collected("--fileio-profile", "seed", storage=tmp_path)
-    assert ids[0] == "sequential-w1-csv-none"
-    assert sorted(ids[1:]) == sorted(
+    assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
+    assert sorted(ids[2:]) == sorted(
         f"{name}-w8-csv-none"
         for name in ("threads", "processes", "process_batches", "processes_threads", "asyncio", "pipeline")
     )
@@ -62,12 +56,12 @@ def test_full_profile_and_overrides(tmp_path: Path) -> None:
     ids = collected("--fileio-profile", "full", storage=tmp_path)
     workers = 2 * (os.cpu_count() or 1)
     assert f"threads-w{workers}-16MiB-atomic" in ids and "pipeline-w1-4KiB-fsync" in ids
-    assert len(ids) == 5 * 3 * (1 + 6 * workers)
+    assert len(ids) == 5 * 3 * (2 + 6 * workers)
     narrowed = collected(
         "--fileio-profile", "full", "--fileio-strategies", "processes", "--fileio-workers", "3",
         "--fileio-sizes", "1MiB", "--fileio-durability", "fsync", storage=tmp_path,
     )  # fmt: skip
-    assert narrowed == ["processes-w3-1MiB-fsync"]
+    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync"]
 
 
 @pytest.mark.parametrize(
@@ -101,9 +95,9 @@ def test_xdist_is_refused(tmp_path: Path) -> None:
 
 def test_disabled_run_still_verifies(tmp_path: Path) -> None:
     """--benchmark-disable runs each case once, verified, and saves nothing."""
-    done = run_bench("--benchmark-disable", *TINY[:-1], "csv,4KiB", storage=tmp_path)
+    done = run_bench("--benchmark-disable", *TINY, "--fileio-sizes", "csv,4KiB", storage=tmp_path)
     assert done.returncode == 0, done.stdout
-    assert "4 passed" in done.stdout
+    assert "6 passed" in done.stdout
     assert not list(tmp_path.rglob("*.json"))
 
 
@@ -123,7 +117,7 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     assert machine["filesystem"] not in ("", "unknown")
     assert not any(key.startswith("hz_actual") for key in machine["cpu"])
     cases = {bench["param"]: bench for bench in data["benchmarks"]}
-    assert set(cases) == {"sequential-w1-csv-none", "threads-w2-csv-none"}
+    assert set(cases) == {"control-w1-csv-none", "sequential-w1-csv-none", "threads-w2-csv-none"}
     threads = cases["threads-w2-csv-none"]
     assert len(threads["stats"]["data"]) == 3
     info = threads["extra_info"]
@@ -153,5 +147,21 @@ def test_wrong_bytes_fail_the_case(tmp_path: Path) -> None:
         "-p", "corrupting", "--benchmark-disable", *TINY, storage=tmp_path, PYTHONPATH=str(tmp_path)
     )
     assert done.returncode == 1
-    assert "1 failed, 1 passed" in done.stdout
+    assert "1 failed, 2 passed" in done.stdout
     assert "wrong bytes: data-0000.csv: 7 bytes" in done.stdout
+
+
+def test_gate_option_compares_with_the_previous_run(tmp_path: Path) -> None:
+    """--fileio-gate compares with the newest earlier run: a strategy made 3x slower fails the session."""
+    storage = tmp_path / "history"
+    args = [*TINY, "--fileio-files", "20", "--fileio-rounds", "5"]
+    first = run_bench(*args, "--fileio-gate", storage=storage)
+    assert first.returncode == 0, first.stdout
+    assert "fileio gate: no earlier quick run saved on this machine to compare with" in first.stdout
+    slowed = run_bench(
+        "-p", "slowdown_plugin", *args, "--fileio-gate=10", storage=storage,
+        PYTHONPATH=str(ROOT / "tests"), FILEIO_SLOWDOWN="threads:2.0",
+    )  # fmt: skip
+    assert slowed.returncode == 1, slowed.stdout
+    assert "fileio gate against 0001_" in slowed.stdout
+    assert "cases regressed by more than 10% (significant at 95%): threads-w2-csv-none" in slowed.stdout
