@@ -2,8 +2,9 @@
 
 Run ``pytest bench/`` (serially). Every run is saved with its raw rounds in ``.benchmarks/`` so that
 ``pytest bench/ --benchmark-compare`` compares with the previous run, and ``--fileio-gate`` applies
-fileio's regression gate (:mod:`fileio.gate`) to it. Each job starts with a ``control`` case: the same bytes
-written by a plain loop of ``os.write``, no fileio code, against which the gate measures every case.
+fileio's regression gate (:mod:`fileio.gate`) to it. Each job starts and ends with a control case
+(``control``, ``control_again``): the same bytes written by a plain loop of ``os.write``, no fileio code,
+against which the gate measures every case.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pytest_benchmark.utils import get_tag
 from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, SaveReport, Workload
 from fileio.gate import (
     CONTROL,
+    CONTROL_AGAIN,
+    CONTROLS,
     DEFAULT_THRESHOLD,
     GateInputError,
     compare,
@@ -222,12 +225,16 @@ def read_settings(config: pytest.Config) -> Settings:
                 jobs.append(Job(PayloadWorkload(size), files or payload_files(size), durability))
     cases = []
     for job in jobs:
-        for strategy in (CONTROL, *strategies):
-            # the control and sequential are single-threaded: measure each once per job, first
-            pool_sizes = (1,) if strategy in (CONTROL, "sequential") else workers or profile.workers
+        # Each job opens with its control and sequential, the baselines, and closes with the control again:
+        # the gate pools both control cases, so the job's start and end both speak for the machine.
+        cases.append(Case(CONTROL, 1, job))
+        for strategy in strategies:
+            pool_sizes = (1,) if strategy == "sequential" else workers or profile.workers
             cases.extend(Case(strategy, count, job) for count in pool_sizes)
-    order = {CONTROL: 0, "sequential": 1}
-    cases.sort(key=lambda case: (jobs.index(case.job), order.get(case.strategy, 2)))
+        cases.append(Case(CONTROL_AGAIN, 1, job))
+    cases.sort(
+        key=lambda case: (jobs.index(case.job), case.strategy != CONTROL, case.strategy != "sequential")
+    )
     return Settings(name, cases, rounds or profile.rounds, directory, gate)
 
 
@@ -364,10 +371,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for job_name, results in settings.results.items():
         first = results[0]
         baseline = sequential_result(results)
-        fastest = min(
-            (result for result in results if result.case.strategy != CONTROL),
-            key=lambda result: result.median,
-        )
+        strategies = [result for result in results if result.case.strategy not in CONTROLS]
+        fastest = min(strategies, key=lambda result: result.median, default=None)
         write("")
         write(
             f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round, "

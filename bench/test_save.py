@@ -10,7 +10,7 @@ from pathlib import Path
 import control
 
 from fileio import STRATEGIES, Workload, verify
-from fileio.gate import CONTROL
+from fileio.gate import CONTROLS
 from fileio.verify import expected_digests
 
 
@@ -33,7 +33,7 @@ def test_save(benchmark, case, settings, target_root: Path) -> None:
         unchecked.append(directory)
         return (directory, ids), options
 
-    strategy = control.save if case.strategy == CONTROL else STRATEGIES[case.strategy]
+    strategy = control.save if case.strategy in CONTROLS else STRATEGIES[case.strategy]
 
     def save(directory: Path, ids: range, **options) -> None:
         reports.append(strategy(directory, ids, **options))

@@ -6,9 +6,10 @@ import multiprocessing
 import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, ProcessPoolExecutor, wait
+from functools import partial
 from typing import Any, TypeVar
 
-from fileio.job import OnSaved, SaveError
+from fileio.job import Job, OnSaved, SaveError
 
 # Explicit: Python 3.14 changes the Linux default from fork, which is unsafe once the caller has threads.
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -135,6 +136,26 @@ def process_pool(workers: int, channel: Channel | None = None) -> ProcessPoolExe
         initializer=_init_worker,
         initargs=(channel,),
     )
+
+
+def run_batches(
+    save_batch: Callable[[Job, list[int]], None], job: Job, ids: list[int], workers: int, on_saved: OnSaved
+) -> None:
+    """Run ``save_batch(job, batch)`` on ``workers`` processes, one contiguous batch of ids each; the batches
+    report every saved file through a :class:`Channel` and stop early when another batch fails."""
+    channel = Channel()
+    batches = split(ids, workers)
+    with process_pool(workers, channel) as pool:
+        run_tasks(
+            pool,
+            partial(save_batch, job),
+            batches,
+            limit=len(batches),
+            on_result=lambda batch, result: None,
+            ids_of=list,
+            stop=channel.stop,
+            poll=partial(channel.drain, on_saved),
+        )
 
 
 def split(ids: list[int], parts: int) -> list[list[int]]:

@@ -19,7 +19,7 @@ def run_bench(*args: str, storage: Path, **env: str) -> subprocess.CompletedProc
     """``pytest bench/`` in a fresh process, saving history under ``storage``, outside this test's xdist."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider", "-p", "no:randomly",
+        [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider",
          f"--benchmark-storage=file://{storage}", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=120, env={**environment, **env},
     )  # fmt: skip
@@ -32,12 +32,13 @@ def collected(*args: str, storage: Path) -> list[str]:
 
 
 def test_quick_profile_matrix(tmp_path: Path) -> None:
-    """quick: each job opens with its control and sequential, then every strategy at 1, 2 and 4 workers,
-    on a CSV and a 256 KiB job."""
+    """quick: each job opens with its control and sequential, then every strategy at 1, 2 and 4 workers, and
+    closes with its control again; a CSV and a 256 KiB job."""
     ids = collected(storage=tmp_path)
-    assert len(ids) == 2 * (2 + 6 * 3)
+    assert len(ids) == 2 * (3 + 6 * 3)
     assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
-    assert ids[20:22] == ["control-w1-256KiB-none", "sequential-w1-256KiB-none"]
+    assert ids[20:23] == ["control_again-w1-csv-none", "control-w1-256KiB-none", "sequential-w1-256KiB-none"]
+    assert ids[-1] == "control_again-w1-256KiB-none"
     assert "processes-w4-csv-none" in ids and "asyncio-w2-256KiB-none" in ids
 
 
@@ -45,7 +46,8 @@ def test_seed_profile_matrix(tmp_path: Path) -> None:
     """seed: the classic job, every strategy at 8 workers."""
     ids = collected("--fileio-profile", "seed", storage=tmp_path)
     assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
-    assert sorted(ids[2:]) == sorted(
+    assert ids[-1] == "control_again-w1-csv-none"
+    assert sorted(ids[2:-1]) == sorted(
         f"{name}-w8-csv-none"
         for name in ("threads", "processes", "process_batches", "processes_threads", "asyncio", "pipeline")
     )
@@ -56,12 +58,12 @@ def test_full_profile_and_overrides(tmp_path: Path) -> None:
     ids = collected("--fileio-profile", "full", storage=tmp_path)
     workers = 2 * (os.cpu_count() or 1)
     assert f"threads-w{workers}-16MiB-atomic" in ids and "pipeline-w1-4KiB-fsync" in ids
-    assert len(ids) == 5 * 3 * (2 + 6 * workers)
+    assert len(ids) == 5 * 3 * (3 + 6 * workers)
     narrowed = collected(
         "--fileio-profile", "full", "--fileio-strategies", "processes", "--fileio-workers", "3",
         "--fileio-sizes", "1MiB", "--fileio-durability", "fsync", storage=tmp_path,
     )  # fmt: skip
-    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync"]
+    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync", "control_again-w1-1MiB-fsync"]
 
 
 @pytest.mark.parametrize(
@@ -86,6 +88,15 @@ def test_bad_option_values_stop_the_run(args: list[str], message: str, tmp_path:
     assert [line for line in done.stderr.splitlines() if line.startswith("ERROR")] == [done.stderr.strip()]
 
 
+def test_histogram(tmp_path: Path) -> None:
+    """--benchmark-histogram draws one SVG per job."""
+    done = run_bench(
+        *TINY, "--fileio-rounds", "2", f"--benchmark-histogram={tmp_path}/hist", storage=tmp_path
+    )
+    assert done.returncode == 0, done.stdout
+    assert (tmp_path / "hist-csv-none.svg").read_text().startswith("<?xml")
+
+
 def test_xdist_is_refused(tmp_path: Path) -> None:
     """Benchmarks under xdist would be silently disabled: the suite refuses to run instead."""
     done = run_bench("-n", "2", *TINY, storage=tmp_path)
@@ -97,7 +108,7 @@ def test_disabled_run_still_verifies(tmp_path: Path) -> None:
     """--benchmark-disable runs each case once, verified, and saves nothing."""
     done = run_bench("--benchmark-disable", *TINY, "--fileio-sizes", "csv,4KiB", storage=tmp_path)
     assert done.returncode == 0, done.stdout
-    assert "6 passed" in done.stdout
+    assert "8 passed" in done.stdout
     assert not list(tmp_path.rglob("*.json"))
 
 
@@ -117,7 +128,12 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     assert machine["filesystem"] not in ("", "unknown")
     assert not any(key.startswith("hz_actual") for key in machine["cpu"])
     cases = {bench["param"]: bench for bench in data["benchmarks"]}
-    assert set(cases) == {"control-w1-csv-none", "sequential-w1-csv-none", "threads-w2-csv-none"}
+    assert set(cases) == {
+        "control-w1-csv-none",
+        "sequential-w1-csv-none",
+        "threads-w2-csv-none",
+        "control_again-w1-csv-none",
+    }
     threads = cases["threads-w2-csv-none"]
     assert len(threads["stats"]["data"]) == 3
     info = threads["extra_info"]
@@ -147,7 +163,7 @@ def test_wrong_bytes_fail_the_case(tmp_path: Path) -> None:
         "-p", "corrupting", "--benchmark-disable", *TINY, storage=tmp_path, PYTHONPATH=str(tmp_path)
     )
     assert done.returncode == 1
-    assert "1 failed, 2 passed" in done.stdout
+    assert "1 failed, 3 passed" in done.stdout
     assert "wrong bytes: data-0000.csv: 7 bytes" in done.stdout
 
 

@@ -42,16 +42,17 @@ def test_disk_full(save, durability: str, tmpfs) -> None:
         assert_nothing_partial(disk, workload, range(60))
 
 
+SMALL_IDS, LARGE_IDS = list(range(20)), list(range(10**6, 10**6 + 20))  # ~16 KB and ~32 KB CSV files
 FILE_SIZE_LIMIT_SCRIPT = """
     import json, resource, sys
-    from fileio import STRATEGIES, PayloadWorkload, SaveError
+    from fileio import STRATEGIES, CsvWorkload, SaveError
 
     if __name__ == "__main__":
-        name, directory, durability = sys.argv[1:]
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+        name, directory, durability, ids = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (24000, 24000))
         try:
-            STRATEGIES[name](directory, range(40), workers=2, workload=PayloadWorkload(65536),
-                             durability=durability)
+            workload = CsvWorkload(n_lines=400)
+            STRATEGIES[name](directory, ids, workers=2, workload=workload, durability=durability)
         except SaveError as error:
             print(json.dumps({"failed": error.failed_ids, "message": str(error)}))
 """
@@ -59,14 +60,15 @@ FILE_SIZE_LIMIT_SCRIPT = """
 
 @pytest.mark.parametrize("durability", ["none", "atomic"])
 def test_file_too_large(strategy_name: str, durability: str, run_python, tmp_path: Path) -> None:
-    """Writes cut short by RLIMIT_FSIZE raise SaveError naming the ids; atomic leaves nothing partial."""
-    done = run_python(FILE_SIZE_LIMIT_SCRIPT, strategy_name, str(tmp_path), durability)
+    """Files over RLIMIT_FSIZE fail, named; files under it may be saved; atomic leaves nothing partial."""
+    ids = SMALL_IDS + LARGE_IDS
+    done = run_python(FILE_SIZE_LIMIT_SCRIPT, strategy_name, str(tmp_path), durability, json.dumps(ids))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["failed"] and set(result["failed"]) <= set(range(40))
+    assert result["failed"] and set(result["failed"]) <= set(LARGE_IDS)
     assert "File too large" in result["message"]
     if durability == "atomic":
-        assert_nothing_partial(tmp_path, PayloadWorkload(65536), range(40))
+        assert_nothing_partial(tmp_path, CsvWorkload(n_lines=400), ids)
 
 
 KILL_SCRIPT = """

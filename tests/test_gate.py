@@ -14,8 +14,10 @@ CASES = {
     "control-w1-csv-none": 0.30,
     "sequential-w1-csv-none": 0.32,
     "processes-w2-csv-none": 0.24,
+    "control_again-w1-csv-none": 0.30,
     "control-w1-256KiB-none": 0.06,
     "threads-w2-256KiB-none": 0.07,
+    "control_again-w1-256KiB-none": 0.06,
 }
 
 
@@ -69,8 +71,9 @@ def test_uniformly_slower_machine_passes(tmp_path: Path) -> None:
 
 
 def test_a_slower_control_alone_is_not_a_regression(tmp_path: Path) -> None:
-    """Only the control slower makes every ratio smaller: cases read as faster, never as regressed."""
-    done = gate(tmp_path, run_json(), run_json(scale={"control-w1-csv-none": 1.5}))
+    """Only the controls slower makes every ratio smaller: cases read as faster, never as regressed."""
+    slower_controls = {"control-w1-csv-none": 1.5, "control_again-w1-csv-none": 1.5}
+    done = gate(tmp_path, run_json(), run_json(scale=slower_controls))
     assert done.returncode == 0
     assert "faster" in done.stdout
 
@@ -91,6 +94,15 @@ def test_noisy_slowdown_is_not_significant(tmp_path: Path) -> None:
     done = gate(tmp_path, run_json(), noisy)
     assert done.returncode == 0, done.stdout
     assert "not significant" in done.stdout
+
+
+def test_both_controls_are_pooled(tmp_path: Path) -> None:
+    """The job's two control cases are pooled: one of them alone 50 % slower in every round moves the pooled
+    median, and every ratio reads smaller; with only the first control the cases would not move at all."""
+    done = gate(tmp_path, run_json(), run_json(scale={"control_again-w1-csv-none": 1.5}))
+    assert done.returncode == 0
+    row = next(line for line in done.stdout.splitlines() if line.startswith("sequential-w1-csv-none"))
+    assert "-" in row.split()[3] and row.split()[3] != "-0.0%"
 
 
 def without_raw_data() -> dict:

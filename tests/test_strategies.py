@@ -125,3 +125,29 @@ def test_bounded_memory(strategy_name: str, run_python, tmp_path: Path) -> None:
     caller_growth, worker_peak = map(int, done.stdout.split())
     assert caller_growth < 48, f"the caller grew by {caller_growth} MiB"
     assert worker_peak < 80, f"a worker process peaked at {worker_peak} MiB"
+
+
+@pytest.mark.parametrize("durability", ["none", "atomic"])
+def test_skip_existing_saves_only_what_is_missing(save, durability: str, tmp_path: Path) -> None:
+    """skip_existing leaves complete files alone and saves the rest; without atomic saves, a file whose bytes
+    are wrong is not complete and is saved again."""
+    workload = PayloadWorkload(300)
+    save(tmp_path, range(4), workers=2, workload=workload, durability=durability)
+    untouched = (tmp_path / "data-0001.bin").stat().st_mtime_ns
+    (tmp_path / "data-0002.bin").write_bytes(b"torn")
+    saved: list[Path] = []
+    report = save(
+        tmp_path,
+        range(8),
+        workers=2,
+        workload=workload,
+        durability=durability,
+        skip_existing=True,
+        progress=saved.append,
+    )
+    expected_new = {4, 5, 6, 7} | ({2} if durability == "none" else set())
+    assert report.skipped == 8 - len(expected_new) and report.files == len(expected_new)
+    assert sorted(saved) == sorted(tmp_path / workload.file_name(file_id) for file_id in expected_new)
+    assert (tmp_path / "data-0001.bin").stat().st_mtime_ns == untouched
+    if durability == "none":
+        verify(tmp_path, range(8), workload)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fileio.job import Job, OnSaved, strategy
-from fileio.tasks import Channel, process_pool, report_saved, run_tasks, split, stop_requested
+from fileio.tasks import report_saved, run_batches, stop_requested
 
 
 def save_batch(job: Job, batch: list[int]) -> None:
@@ -19,16 +17,4 @@ def save_batch(job: Job, batch: list[int]) -> None:
 @strategy
 def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch of ids."""
-    channel = Channel()
-    batches = split(ids, workers)
-    with process_pool(workers, channel) as pool:
-        run_tasks(
-            pool,
-            partial(save_batch, job),
-            batches,
-            limit=len(batches),
-            on_result=lambda batch, result: None,
-            ids_of=list,
-            stop=channel.stop,
-            poll=partial(channel.drain, on_saved),
-        )
+    run_batches(save_batch, job, ids, workers, on_saved)
