@@ -46,7 +46,7 @@ def _write(path: str, data: bytes, sync: bool) -> None:
         os.close(fd)
 
 
-def save(directory: Path, ids, *, workers: int, workload: Workload, durability: str) -> SaveReport:
+def save(directory: Path, ids: range, *, workers: int, workload: Workload, durability: str) -> SaveReport:
     """Make and write each file in one thread with os.write; fsync and rename as ``durability`` asks."""
     start = perf_counter()
     total = 0

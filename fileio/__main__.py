@@ -1,8 +1,6 @@
 """The command line.
 
 - ``python -m fileio save --strategy NAME --files N --workers W DIR``: save files, print the throughput.
-- ``python -m fileio gate BASELINE CURRENT [--threshold PCT]``: compare two benchmark runs; exit 1 on a
-  regression.
 """
 
 from __future__ import annotations
@@ -11,7 +9,6 @@ import argparse
 import os
 import sys
 
-from fileio.gate import DEFAULT_THRESHOLD, GateInputError, compare, load_run, regressions, report
 from fileio.job import SaveError
 from fileio.strategies import STRATEGIES
 from fileio.workloads import CsvWorkload, PayloadWorkload, parse_size
@@ -42,13 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", type=_size, help="save payloads of this size (e.g. 256KiB) instead of the classic CSV"
     )
     save.add_argument("--resume", action="store_true", help="skip files that are already complete")
-    gate = commands.add_parser(
-        "gate",
-        help="compare two saved benchmark runs, each relative to its control; exit 1 on a regression",
-    )
-    gate.add_argument("baseline", help="pytest-benchmark JSON with raw data, or a directory of them (pooled)")
-    gate.add_argument("current", help="the same, for the run to check")
-    gate.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="percent; default 10")
     return parser
 
 
@@ -71,23 +61,8 @@ def save_command(args: argparse.Namespace) -> None:
     )
 
 
-def gate_command(args: argparse.Namespace) -> int:
-    try:
-        comparisons = compare(load_run(args.baseline), load_run(args.current), args.threshold)
-    except GateInputError as error:
-        print(f"fileio gate: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ImportError as error:
-        print(f"fileio gate: needs {error.name}: pip install 'fileio[bench]'", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(report(comparisons, args.threshold))
-    return EXIT_FAILED if regressions(comparisons) else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "gate":
-        return gate_command(args)
     try:
         save_command(args)
     except (ValueError, TypeError) as error:

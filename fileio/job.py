@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import importlib.util
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -106,9 +106,10 @@ def _check_int(name: str, value: object) -> int:
 
 
 def check_workers(workers: object) -> int:
-    if _check_int("workers", workers) < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    return workers
+    count = _check_int("workers", workers)
+    if count < 1:
+        raise ValueError(f"workers must be >= 1, got {count}")
+    return count
 
 
 def check_ids(ids: Iterable[int]) -> list[int]:
@@ -153,16 +154,28 @@ def check_durability(durability: object) -> str:
 Body = Callable[[Job, list[int], int, OnSaved], None]
 
 
-def strategy(body: Body) -> Callable[..., SaveReport]:
-    """Turn ``body(job, ids, workers, on_saved)`` into a strategy with the shared ``save`` signature.
+@dataclass(frozen=True)
+class Strategy:
+    """One way to save many files, called with the signature every strategy shares.
 
-    The body saves every id and calls ``on_saved(file_id, nbytes)`` in the caller's process for each file.
-    Arguments are checked before anything is written; on any failure an atomic save leaves no temporaries.
-    With ``skip_existing``, ids whose files are already complete are left out (to finish an interrupted save).
+    ``body(job, ids, workers, on_saved)`` saves every id and calls ``on_saved(file_id, nbytes)`` in the
+    caller's process for each file; the strategy around it checks the arguments, reports and cleans up.
     """
 
-    @functools.wraps(body)
-    def save(
+    name: str
+    description: str  # one line: what it does
+    body: Body = field(repr=False, compare=False)
+    requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why this strategy cannot run here (its optional dependency is missing), or None when it can."""
+        if self.requires is None or importlib.util.find_spec(self.requires) is not None:
+            return None
+        return f"strategy {self.name!r} needs {self.requires}: pip install {self.requires}"
+
+    def __call__(
+        self,
         directory: str | os.PathLike[str],
         ids: Iterable[int],
         *,
@@ -172,9 +185,23 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
         progress: Progress | None = None,
         skip_existing: bool = False,
     ) -> SaveReport:
+        """Save the file of every id in ``ids`` into ``directory`` and report what was written.
+
+        :param directory: where to save; created with its parents when missing.
+        :param ids: distinct non-negative ints, one file each (any iterable, read once).
+        :param workers: how many threads, processes or coroutines work at once (>= 1).
+        :param workload: makes each id's file name and bytes (:class:`fileio.Workload`).
+        :param durability: ``"none"`` (the page cache), ``"fsync"`` (each file fsync'd) or ``"atomic"``
+            (temporary file, fsync, rename, directory fsync: no partial file ever under a final name).
+        :param progress: called with each saved file's path, in the caller's process.
+        :param skip_existing: leave out ids whose files are already complete (to finish an interrupted save).
+        :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
+            no temporary file.
+        :raises ValueError, TypeError: bad arguments, before anything is written.
+        """
         job = Job(check_directory(directory), check_workload(workload), check_durability(durability))
         workers = check_workers(workers)
-        ids = check_ids(ids)
+        checked_ids = check_ids(ids)
         job.directory.mkdir(parents=True, exist_ok=True)
         totals = {"files": 0, "bytes": 0}
 
@@ -185,9 +212,9 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
                 progress(job.path(file_id))
 
         start = perf_counter()
-        todo = [file_id for file_id in ids if not job.is_complete(file_id)] if skip_existing else ids
+        todo = [i for i in checked_ids if not job.is_complete(i)] if skip_existing else checked_ids
         try:
-            body(job, todo, workers, on_saved)
+            self.body(job, todo, workers, on_saved)
             if durability == "atomic":
                 fsync_directory(job.directory)
         except BaseException:
@@ -196,8 +223,8 @@ def strategy(body: Body) -> Callable[..., SaveReport]:
             raise
         seconds = perf_counter() - start
         if totals["files"] != len(todo):
-            raise RuntimeError(f"{body.__module__} saved {totals['files']} of {len(todo)} files")
-        paths = [job.path(file_id) for file_id in ids]
-        return SaveReport(totals["files"], totals["bytes"], seconds, paths, skipped=len(ids) - len(todo))
-
-    return save
+            raise RuntimeError(f"strategy {self.name} saved {totals['files']} of {len(todo)} files")
+        paths = [job.path(file_id) for file_id in checked_ids]
+        return SaveReport(
+            totals["files"], totals["bytes"], seconds, paths, skipped=len(checked_ids) - len(todo)
+        )

@@ -20,7 +20,6 @@ if START_METHOD == "forkserver":
 POLL_SECONDS = 0.05
 
 Item = TypeVar("Item")
-_END = object()
 
 
 def run_tasks(
@@ -30,7 +29,7 @@ def run_tasks(
     *,
     limit: int,
     on_result: Callable[[Item, Any], None],
-    ids_of: Callable[[Item], list[int]] = lambda item: [item],
+    ids_of: Callable[[Item], list[int]] = lambda item: [item],  # type: ignore[list-item]  # items are ids
     stop: Callable[[], None] | None = None,
     poll: Callable[[], None] | None = None,
 ) -> None:
@@ -56,11 +55,11 @@ def run_tasks(
         while True:
             while not failures and len(pending) < limit:
                 try:
-                    item = next(remaining, _END)
+                    item = next(remaining)
+                except StopIteration:
+                    break
                 except SaveError as error:
                     fail(error)
-                    break
-                if item is _END:
                     break
                 pending[executor.submit(task, item)] = item
             if not pending:

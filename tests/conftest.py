@@ -1,4 +1,5 @@
-"""Helpers for tests that need a fresh interpreter (resource limits, signals)."""
+"""Fixtures for the tests: each registered strategy in turn (skipped with the reason where it cannot run
+here), a fresh interpreter, and a small tmpfs."""
 
 from __future__ import annotations
 
@@ -6,12 +7,37 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from fileio import STRATEGIES, Strategy
+
+
+def strategy_params() -> list[object]:
+    """A ``pytest.param`` per registered strategy, skip-marked with the reason when it cannot run here."""
+    return [
+        pytest.param(name, id=name, marks=pytest.mark.skipif(bool(reason), reason=reason or ""))
+        for name, strategy in STRATEGIES.items()
+        for reason in [strategy.unavailable_reason]
+    ]
+
+
+@pytest.fixture(params=strategy_params())
+def strategy_name(request: pytest.FixtureRequest) -> str:
+    """Each registered strategy's name in turn."""
+    return request.param
+
 
 @pytest.fixture
-def run_python():
+def save(strategy_name: str) -> Strategy:
+    """Each registered strategy in turn."""
+    return STRATEGIES[strategy_name]
+
+
+@pytest.fixture
+def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run a Python script in a fresh interpreter; returns the finished process (stdout, stderr as text)."""
 
     def run(script: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -26,11 +52,11 @@ def run_python():
 
 
 @pytest.fixture
-def tmpfs(tmp_path):
+def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """Mount a small tmpfs (root only): ``tmpfs(size="2m", read_only=False)`` returns its path."""
     mounted = []
 
-    def mount(size: str = "2m", read_only: bool = False):
+    def mount(size: str = "2m", read_only: bool = False) -> Path:
         if os.geteuid() != 0:
             pytest.skip("mounting a tmpfs needs root")
         point = tmp_path / f"tmpfs{len(mounted)}"

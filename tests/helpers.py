@@ -1,9 +1,21 @@
-"""Process-tree helpers for fault tests, read from /proc (Linux)."""
+"""Shared test helpers: what a directory may hold after a failure; process trees, read from /proc."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
+
+from fileio import Workload
+
+
+def assert_nothing_partial(directory: Path, workload: Workload, ids: Iterable[int]) -> None:
+    """Every file under a final name is complete, nothing else is there, and no temporary file is left."""
+    names = {workload.file_name(file_id): file_id for file_id in ids}
+    for path in directory.iterdir():
+        assert path.name in names, f"unexpected file (a temporary?): {path.name}"
+        if path.is_file():
+            assert path.read_bytes() == workload.data(names[path.name]), f"partial file: {path.name}"
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import fileio
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--fileio-strategies", "sequential,threads", "--fileio-workers", "2"]
 TINY += ["--fileio-files", "3", "--fileio-sizes", "csv"]
@@ -25,45 +27,17 @@ def run_bench(*args: str, storage: Path, **env: str) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def collected(*args: str, storage: Path) -> list[str]:
-    done = run_bench("--collect-only", "-q", *args, storage=storage)
+def test_collected_ids_read_like_a_sentence(tmp_path: Path) -> None:
+    """pytest collects one test_save per case of the matrix, with the case's id."""
+    done = run_bench("--collect-only", "-q", "--fileio-strategies", "threads", "--fileio-workers", "2",
+                     storage=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    return [line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::test_save[" in line]
-
-
-def test_quick_profile_matrix(tmp_path: Path) -> None:
-    """quick: each job opens with its control and sequential, then every strategy at 1, 2 and 4 workers, and
-    closes with its control again; a CSV and a 256 KiB job."""
-    ids = collected(storage=tmp_path)
-    assert len(ids) == 2 * (3 + 6 * 3)
-    assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
-    assert ids[20:23] == ["control_again-w1-csv-none", "control-w1-256KiB-none", "sequential-w1-256KiB-none"]
-    assert ids[-1] == "control_again-w1-256KiB-none"
-    assert "processes-w4-csv-none" in ids and "asyncio-w2-256KiB-none" in ids
-
-
-def test_seed_profile_matrix(tmp_path: Path) -> None:
-    """seed: the classic job, every strategy at 8 workers."""
-    ids = collected("--fileio-profile", "seed", storage=tmp_path)
-    assert ids[:2] == ["control-w1-csv-none", "sequential-w1-csv-none"]
-    assert ids[-1] == "control_again-w1-csv-none"
-    assert sorted(ids[2:-1]) == sorted(
-        f"{name}-w8-csv-none"
-        for name in ("threads", "processes", "process_batches", "processes_threads", "asyncio", "pipeline")
-    )
-
-
-def test_full_profile_and_overrides(tmp_path: Path) -> None:
-    """full spans 1..2 x CPUs workers, four payload sizes plus CSV, three durabilities; options narrow it."""
-    ids = collected("--fileio-profile", "full", storage=tmp_path)
-    workers = 2 * (os.cpu_count() or 1)
-    assert f"threads-w{workers}-16MiB-atomic" in ids and "pipeline-w1-4KiB-fsync" in ids
-    assert len(ids) == 5 * 3 * (3 + 6 * workers)
-    narrowed = collected(
-        "--fileio-profile", "full", "--fileio-strategies", "processes", "--fileio-workers", "3",
-        "--fileio-sizes", "1MiB", "--fileio-durability", "fsync", storage=tmp_path,
-    )  # fmt: skip
-    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync", "control_again-w1-1MiB-fsync"]
+    ids = [line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::test_save[" in line]
+    assert ids == [
+        f"{case}-{job}"
+        for job in ("csv-none", "256KiB-none")
+        for case in ("control-w1", "threads-w2", "control_again-w1")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -78,6 +52,7 @@ def test_full_profile_and_overrides(tmp_path: Path) -> None:
             ["--fileio-dir", "/no/such/dir"],
             "ERROR: --fileio-dir: '/no/such/dir' is not an existing directory",
         ),
+        (["--fileio-gate=-3"], "ERROR: --fileio-gate: '-3' is not a percentage > 0"),
     ],
 )
 def test_bad_option_values_stop_the_run(args: list[str], message: str, tmp_path: Path) -> None:
@@ -122,7 +97,8 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     assert "<- fastest" in first.stdout
     [saved] = storage.rglob("*.json")
     data = json.loads(saved.read_text())
-    assert data["fileio"] == {"profile": "quick", "rounds": 3}
+    assert data["fileio"]["profile"] == "quick" and data["fileio"]["rounds"] == 3
+    assert data["fileio"]["api"] == fileio.API_VERSION and data["fileio"]["source"] == str(ROOT / "fileio")
     machine = data["machine_info"]
     assert machine["cpu_count"] == os.cpu_count() and machine["memory_total"] > 0
     assert machine["filesystem"] not in ("", "unknown")
@@ -137,6 +113,7 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     threads = cases["threads-w2-csv-none"]
     assert len(threads["stats"]["data"]) == 3
     info = threads["extra_info"]
+    assert (info["strategy"], info["workers"], info["job"]) == ("threads", 2, "csv-none")
     median = threads["stats"]["median"]
     assert info["files"] == 3 and info["mb_per_s"] == pytest.approx(info["bytes"] / 1e6 / median)
     assert info["speedup"] == pytest.approx(cases["sequential-w1-csv-none"]["stats"]["median"] / median)
@@ -151,13 +128,12 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
 def test_wrong_bytes_fail_the_case(tmp_path: Path) -> None:
     """A strategy that writes wrong bytes fails its case, however fast it is."""
     (tmp_path / "corrupting.py").write_text(
-        "import fileio\n"
+        "import dataclasses, fileio\n"
         "original = fileio.STRATEGIES['threads']\n"
-        "def save(directory, ids, **options):\n"
-        "    report = original(directory, ids, **options)\n"
-        "    report.paths[0].write_bytes(b'corrupt')\n"
-        "    return report\n"
-        "fileio.STRATEGIES['threads'] = save\n"
+        "def corrupt(job, ids, workers, on_saved):\n"
+        "    original.body(job, ids, workers, on_saved)\n"
+        "    job.path(ids[0]).write_bytes(b'corrupt')\n"
+        "fileio.STRATEGIES['threads'] = dataclasses.replace(original, body=corrupt)\n"
     )
     done = run_bench(
         "-p", "corrupting", "--benchmark-disable", *TINY, storage=tmp_path, PYTHONPATH=str(tmp_path)
@@ -173,7 +149,7 @@ def test_gate_option_compares_with_the_previous_run(tmp_path: Path) -> None:
     args = [*TINY, "--fileio-files", "20", "--fileio-rounds", "5"]
     first = run_bench(*args, "--fileio-gate", storage=storage)
     assert first.returncode == 0, first.stdout
-    assert "fileio gate: no earlier quick run saved on this machine to compare with" in first.stdout
+    assert "fileio gate: no earlier quick run of the same 4 cases saved on this machine" in first.stdout
     slowed = run_bench(
         "-p", "slowdown_plugin", *args, "--fileio-gate=10", storage=storage,
         PYTHONPATH=str(ROOT / "tests"), FILEIO_SLOWDOWN="threads:2.0",
@@ -181,3 +157,23 @@ def test_gate_option_compares_with_the_previous_run(tmp_path: Path) -> None:
     assert slowed.returncode == 1, slowed.stdout
     assert "fileio gate against 0001_" in slowed.stdout
     assert "cases regressed by more than 10% (significant at 95%): threads-w2-csv-none" in slowed.stdout
+
+
+def test_an_older_fileio_is_refused_with_one_line(tmp_path: Path) -> None:
+    """A fileio older than the API the suite needs stops the run with one line saying so."""
+    (tmp_path / "older_fileio.py").write_text("import fileio\nfileio.API_VERSION = 0\n")
+    done = run_bench("-p", "older_fileio", *TINY, storage=tmp_path, PYTHONPATH=str(tmp_path))
+    assert done.returncode == 4
+    assert f"ERROR: this benchmark suite needs fileio API {fileio.API_VERSION}; fileio at " in done.stderr
+    assert "has API 0" in done.stderr
+
+
+def test_gate_without_a_matching_run_leaves_the_exit_code_alone(tmp_path: Path) -> None:
+    """--fileio-gate after a run of other cases: says there is nothing to compare, and the run passes."""
+    storage = tmp_path / "history"
+    assert run_bench(*TINY, "--fileio-rounds", "2", storage=storage).returncode == 0
+    other = run_bench(
+        *TINY, "--fileio-workers", "1", "--fileio-rounds", "2", "--fileio-gate", storage=storage
+    )
+    assert other.returncode == 0, other.stdout
+    assert "no earlier quick run of the same 4 cases" in other.stdout

@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import assert_nothing_partial
 
 from fileio import DURABILITIES, CsvWorkload, PayloadWorkload, SaveError, verify
-from fileio.writer import is_temporary
 
 WORKLOAD = CsvWorkload(n_lines=30, n_values=4)
-
-
-def assert_nothing_partial(directory: Path, workload, ids) -> None:
-    """Every file under a final name is complete and no temporary file is left."""
-    names = {workload.file_name(file_id): file_id for file_id in ids}
-    for path in directory.iterdir():
-        assert not is_temporary(path.name), f"temporary file left: {path.name}"
-        if path.name in names and path.is_file():
-            assert path.read_bytes() == workload.data(names[path.name]), f"partial file: {path.name}"
 
 
 @pytest.mark.parametrize("durability", DURABILITIES)

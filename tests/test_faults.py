@@ -12,22 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import in_group, wait_until_gone
+from helpers import assert_nothing_partial, in_group, wait_until_gone
 
 import fileio
 from fileio import CsvWorkload, PayloadWorkload, SaveError, verify
-from fileio.writer import is_temporary
 
 TESTS = Path(__file__).resolve().parent
-
-
-def assert_nothing_partial(directory: Path, workload, ids) -> None:
-    """Every file under a final name is complete and no temporary file is left."""
-    names = {workload.file_name(file_id): file_id for file_id in ids}
-    for path in directory.iterdir():
-        assert not is_temporary(path.name), f"temporary file left: {path.name}"
-        assert path.name in names, f"unexpected file: {path.name}"
-        assert path.read_bytes() == workload.data(names[path.name]), f"partial file: {path.name}"
 
 
 @pytest.mark.parametrize("durability", ["none", "atomic"])

@@ -1,4 +1,4 @@
-"""python -m fileio gate: ratios to the control, a threshold and a confidence interval, clear exits."""
+"""python -m bench.gate: ratios to the control, a threshold and a confidence interval, clear exits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SPREAD = [1.00, 1.04, 0.97, 1.06, 0.98]  # a typical quiet spread over five rounds
 CASES = {
@@ -28,7 +30,9 @@ def run_json(profile: str = "quick", scale: dict[str, float] | None = None, shif
     for case, median in CASES.items():
         spread = SPREAD[shift:] + SPREAD[:shift]
         data = [median * factor * scale.get(case, scale.get("*", 1.0)) for factor in spread]
-        benchmarks.append({"param": case, "group": case.split("-", 2)[2], "stats": {"data": data}})
+        strategy, workers, job = case.split("-", 2)
+        info = {"strategy": strategy, "workers": int(workers[1:]), "job": job}
+        benchmarks.append({"param": case, "extra_info": info, "stats": {"data": data}})
     return {"fileio": {"profile": profile, "rounds": 5}, "benchmarks": benchmarks}
 
 
@@ -41,7 +45,11 @@ def gate(tmp_path: Path, baseline, current, *args: str) -> subprocess.CompletedP
             path.write_text(run if isinstance(run, str) else json.dumps(run))
         paths.append(str(path))
     return subprocess.run(
-        [sys.executable, "-m", "fileio", "gate", *paths, *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bench.gate", *paths, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
 
 
@@ -111,6 +119,12 @@ def without_raw_data() -> dict:
     return run
 
 
+def without_extra_info() -> dict:
+    run = run_json()
+    del run["benchmarks"][1]["extra_info"]
+    return run
+
+
 def renamed() -> dict:
     run = run_json()
     for bench in run["benchmarks"]:
@@ -127,6 +141,7 @@ def renamed() -> dict:
         pytest.param(
             without_raw_data(), "no raw round data; save runs with --benchmark-save-data", id="no-data"
         ),
+        pytest.param(without_extra_info(), "saved by an older benchmark suite", id="no-extra-info"),
         pytest.param(renamed(), "no cases in common with a control case in both runs", id="no-common-cases"),
         pytest.param(
             run_json(profile="seed"), "different profiles: baseline quick, current seed", id="profiles"
@@ -148,7 +163,8 @@ def test_directories_pool_their_runs(tmp_path: Path) -> None:
             run = run_json(scale={"sequential-w1-csv-none": scale}, shift=index)
             (tmp_path / side / f"{index}.json").write_text(json.dumps(run))
     done = subprocess.run(
-        [sys.executable, "-m", "fileio", "gate", str(tmp_path / "parent"), str(tmp_path / "new")],
+        [sys.executable, "-m", "bench.gate", str(tmp_path / "parent"), str(tmp_path / "new")],
+        cwd=ROOT,
         capture_output=True,
         text=True,
     )

@@ -79,20 +79,9 @@ def test_bounded_memory(strategy_name: str, run_python, tmp_path: Path) -> None:
     script = """
         import os, resource, sys, threading, time
         from pathlib import Path
+        sys.path.insert(0, sys.argv[3])
+        from helpers import descendants
         from fileio import STRATEGIES, PayloadWorkload
-
-        def descendants():
-            parents = {}
-            for stat in Path("/proc").glob("[0-9]*/stat"):
-                try:
-                    parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError):
-                    pass
-            found, frontier = set(), {os.getpid()}
-            while frontier:
-                frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-                found |= frontier
-            return found
 
         def peak_kib(pid):  # VmHWM: the process's peak resident memory so far
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -102,7 +91,7 @@ def test_bounded_memory(strategy_name: str, run_python, tmp_path: Path) -> None:
 
         def watch(peaks, done):
             while not done.is_set():
-                for pid in descendants():
+                for pid in descendants(os.getpid()):
                     try:
                         peaks[pid] = peak_kib(pid)
                     except OSError:
@@ -120,7 +109,7 @@ def test_bounded_memory(strategy_name: str, run_python, tmp_path: Path) -> None:
             growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
             print(growth // 1024, max(peaks.values(), default=0) // 1024)
     """
-    done = run_python(script, strategy_name, str(tmp_path))
+    done = run_python(script, strategy_name, str(tmp_path), str(Path(__file__).parent))
     assert done.returncode == 0, done.stderr
     caller_growth, worker_peak = map(int, done.stdout.split())
     assert caller_growth < 48, f"the caller grew by {caller_growth} MiB"

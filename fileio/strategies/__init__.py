@@ -1,20 +1,9 @@
-"""The save strategies, by name. Each is ``save(directory, ids, *, workers, workload, durability, progress)``.
-
-- sequential: one file after another
-- threads: a thread pool; one task generates and writes one file
-- processes: a process pool; one task generates and writes one file
-- process_batches: ids split into one batch per worker process
-- processes_threads: batches per process; each process writes through its own small thread pool
-- asyncio: asyncio with aiofiles; concurrency bounded by ``workers``
-- pipeline: worker processes generate, writer threads save; bounded data in flight
-"""
+"""The save strategies, by name: each a :class:`fileio.Strategy` with the same signature and a one-line
+description (``fileio strategies`` lists them)."""
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
-
-from fileio.job import SaveReport
+from fileio.job import Strategy
 from fileio.strategies import (
     asyncio_aiofiles,
     pipeline,
@@ -25,29 +14,21 @@ from fileio.strategies import (
     threads,
 )
 
-STRATEGIES: dict[str, Callable[..., SaveReport]] = {
-    "sequential": sequential.save,
-    "threads": threads.save,
-    "processes": processes.save,
-    "process_batches": process_batches.save,
-    "processes_threads": processes_threads.save,
-    "asyncio": asyncio_aiofiles.save,
-    "pipeline": pipeline.save,
+STRATEGIES: dict[str, Strategy] = {
+    module.STRATEGY.name: module.STRATEGY
+    for module in (
+        sequential,
+        threads,
+        processes,
+        process_batches,
+        processes_threads,
+        asyncio_aiofiles,
+        pipeline,
+    )
 }
 
-# Optional dependencies, imported only by the strategy that needs them.
-REQUIRES = {"asyncio": "aiofiles"}
 
-
-def unavailable_reason(name: str) -> str | None:
-    """Why strategy ``name`` cannot run here (a dependency is missing), or None when it can."""
-    module = REQUIRES.get(name)
-    if module is None or importlib.util.find_spec(module) is not None:
-        return None
-    return f"strategy {name!r} needs {module}: pip install {module}"
-
-
-def get_strategy(name: str) -> Callable[..., SaveReport]:
+def get_strategy(name: str) -> Strategy:
     """The strategy registered as ``name``; ValueError names an unknown one."""
     try:
         return STRATEGIES[name]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
-from fileio.job import Job, OnSaved, SaveError, strategy
+from fileio.job import Job, OnSaved, SaveError, Strategy
 from fileio.writer import temp_path
 
 
@@ -63,14 +63,18 @@ async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -
             for _ in range(min(workers, len(ids))):
                 group.create_task(_worker(job, shared, on_saved))
     except* SaveError as failed:
-        raise SaveError.merge(list(failed.exceptions))  # noqa: B904 (merge sets the cause)
+        raise SaveError.merge([error for error in failed.exceptions if isinstance(error, SaveError)])  # noqa: B904 (merge sets the cause)
 
 
-@strategy
-def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Run the coroutines on a fresh event loop."""
     import asyncio
 
     import aiofiles  # noqa: F401  (fail here, before any file, when the dependency is missing)
 
     asyncio.run(_save_all(job, ids, workers, on_saved))
+
+
+STRATEGY = Strategy(
+    "asyncio", "asyncio with aiofiles; `workers` coroutines bound concurrency", _save, requires="aiofiles"
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 
-from fileio.job import Job, OnSaved, strategy
+from fileio.job import Job, OnSaved, Strategy
 from fileio.tasks import process_pool, run_tasks
 
 
@@ -18,8 +18,7 @@ def _generate_and_write(job: Job, generators: Executor, file_id: int) -> int:
     return job.write(file_id, data)
 
 
-@strategy
-def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Generate on ``workers`` processes while up to ``2 x workers`` threads write what they made."""
     in_flight = 2 * workers
     with process_pool(workers) as generators, ThreadPoolExecutor(in_flight, "fileio-writer") as writers:
@@ -30,3 +29,8 @@ def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             limit=in_flight,
             on_result=on_saved,
         )
+
+
+STRATEGY = Strategy(
+    "pipeline", "worker processes generate, writer threads save; at most 2 x workers files in flight", _save
+)

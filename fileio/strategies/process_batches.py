@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fileio.job import Job, OnSaved, strategy
+from fileio.job import Job, OnSaved, Strategy
 from fileio.tasks import report_saved, run_batches, stop_requested
 
 
@@ -14,7 +14,9 @@ def save_batch(job: Job, batch: list[int]) -> None:
         report_saved(file_id, job.save(file_id))
 
 
-@strategy
-def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch of ids."""
     run_batches(save_batch, job, ids, workers, on_saved)
+
+
+STRATEGY = Strategy("process_batches", "ids split into one batch per worker process", _save)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from fileio.job import Job, OnSaved, strategy
+from fileio.job import Job, OnSaved, Strategy
 from fileio.tasks import report_saved, run_batches, run_tasks, stop_requested
 
 WRITER_THREADS = 2
@@ -37,7 +37,13 @@ def save_batch(job: Job, batch: list[int]) -> None:
         )
 
 
-@strategy
-def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch; each writes through ``WRITER_THREADS`` threads."""
     run_batches(save_batch, job, ids, workers, on_saved)
+
+
+STRATEGY = Strategy(
+    "processes_threads",
+    "one batch per process; each process writes through its own two writer threads",
+    _save,
+)

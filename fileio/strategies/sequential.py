@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fileio.job import Job, OnSaved, strategy
+from fileio.job import Job, OnSaved, Strategy
 
 
-@strategy
-def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save one file after another; ``workers`` is accepted and ignored."""
     for file_id in ids:
         on_saved(file_id, job.save(file_id))
+
+
+STRATEGY = Strategy("sequential", "one file after another", _save)

@@ -10,13 +10,15 @@ the run-to-run noise seen in the same comparison: the robust spread of the chang
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-CONTROL = "control"  # a job's first case; its last is CONTROL_AGAIN, and the gate pools the two
-CONTROL_AGAIN = "control_again"
-CONTROLS = (CONTROL, CONTROL_AGAIN)
+from bench.matrix import CONTROLS, DEFAULT_GATE_THRESHOLD
+
 CONFIDENCE = 0.95
 RESAMPLES = 4000
 # Between two runs on a shared machine, cases move by far more than their rounds vary within a run. The
@@ -24,7 +26,6 @@ RESAMPLES = 4000
 # (quick profile on a tmpfs), 3 and 3.5 raised no alarm over 10 pairs of unchanged runs and caught a 25 %
 # slowdown of one strategy in 8 of 10; 4 caught it in 6 of 10.
 RUN_TO_RUN_Z = 3.5
-DEFAULT_THRESHOLD = 10.0
 
 
 class GateInputError(Exception):
@@ -38,20 +39,17 @@ class Run:
     profile: str
     samples: dict[str, list[float]]  # case id -> round times in seconds
     jobs: dict[str, str]  # case id -> job name
+    controls: frozenset[str]  # the ids of the control cases
 
     def control(self, job: str) -> list[float] | None:
         """The rounds of every control case of ``job``, pooled; None when it has none."""
         rounds = [
             time
             for case, name in self.jobs.items()
-            if name == job and _is_control(case)
+            if name == job and case in self.controls
             for time in self.samples[case]
         ]
         return rounds or None
-
-
-def _is_control(case: str) -> bool:
-    return case.split("-", 1)[0] in CONTROLS
 
 
 def run_from_json(data: object, source: str) -> Run:
@@ -80,7 +78,10 @@ def load_run(path: str | Path) -> Run:
 
 
 def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
-    profiles, samples, jobs = set(), {}, {}
+    profiles: set[str] = set()
+    samples: dict[str, list[float]] = {}
+    jobs: dict[str, str] = {}
+    controls: set[str] = set()
     for data, name in runs:
         if not isinstance(data, dict) or "fileio" not in data or "benchmarks" not in data:
             raise GateInputError(f"{name}: not a fileio benchmark run (saved by `pytest bench/`)")
@@ -91,11 +92,16 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
                 raise GateInputError(
                     f"{name}: no raw round data; save runs with --benchmark-save-data or --benchmark-json"
                 )
+            info = bench.get("extra_info", {})
+            if "job" not in info or "strategy" not in info:
+                raise GateInputError(f"{name}: saved by an older benchmark suite (no job in extra_info)")
             samples.setdefault(bench["param"], []).extend(rounds)
-            jobs[bench["param"]] = bench["group"]
+            jobs[bench["param"]] = info["job"]
+            if info["strategy"] in CONTROLS:
+                controls.add(bench["param"])
     if len(profiles) > 1:
         raise GateInputError(f"{source}: runs of different profiles pooled: {', '.join(sorted(profiles))}")
-    return Run(profiles.pop(), samples, jobs)
+    return Run(profiles.pop(), samples, jobs, frozenset(controls))
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,14 @@ class Comparison:
     verdict: str
 
 
-def _log_change(baseline, baseline_control, current, current_control, axis=-1):
-    """log(current ratio / baseline ratio), each ratio a case median over its control median."""
+def _log_change(
+    baseline: Any, baseline_control: Any, current: Any, current_control: Any, axis: int = -1
+) -> Any:
+    """log(current ratio / baseline ratio), each ratio a case median over its control median (round times, or
+    stacks of resamples along ``axis``)."""
     import numpy as np
 
-    def ratio(case, control):
+    def ratio(case: Any, control: Any) -> Any:
         return np.median(case, axis=axis) / np.median(control, axis=axis)
 
     return np.log(ratio(current, current_control) / ratio(baseline, baseline_control))
@@ -149,22 +158,25 @@ def _run_to_run_spread(changes: list[float]) -> float:
     return float(1.4826 * np.median(np.abs(np.asarray(changes) - middle)))
 
 
-def compare(baseline: Run, current: Run, threshold: float = DEFAULT_THRESHOLD) -> list[Comparison]:
+def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHOLD) -> list[Comparison]:
     """Every case both runs have, with a control in its job on both sides, against ``threshold`` %."""
     import numpy as np
 
     if baseline.profile != current.profile:
         raise GateInputError(f"different profiles: baseline {baseline.profile}, current {current.profile}")
-    sets = {}
+    sets: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
     for case in baseline.samples:
-        if case not in current.samples or _is_control(case):
+        if case not in current.samples or case in baseline.controls:
             continue
-        controls = baseline.control(baseline.jobs[case]), current.control(current.jobs[case])
-        if None not in controls:
-            sets[case] = (baseline.samples[case], controls[0], current.samples[case], controls[1])
+        baseline_control, current_control = (
+            baseline.control(baseline.jobs[case]),
+            current.control(current.jobs[case]),
+        )
+        if baseline_control is not None and current_control is not None:
+            sets[case] = (baseline.samples[case], baseline_control, current.samples[case], current_control)
     if not sets:
         raise GateInputError("no cases in common with a control case in both runs")
-    changes = {case: float(_log_change(*map(np.asarray, four))) for case, four in sets.items()}
+    changes = {case: float(_log_change(*four)) for case, four in sets.items()}
     jobs = {case: baseline.jobs[case] for case in sets}
     spread = {
         job: _run_to_run_spread([change for case, change in changes.items() if jobs[case] == job])
@@ -186,8 +198,11 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_THRESHOLD) -
             verdict = "ok"
         baseline_ratio = float(np.median(four[0]) / np.median(four[1]))
         current_ratio = float(np.median(four[2]) / np.median(four[3]))
+        relative_change, relative_low, relative_high = np.expm1([change, low, high]).tolist()
         comparisons.append(
-            Comparison(case, baseline_ratio, current_ratio, *np.expm1([change, low, high]).tolist(), verdict)
+            Comparison(
+                case, baseline_ratio, current_ratio, relative_change, relative_low, relative_high, verdict
+            )
         )
     return comparisons
 
@@ -219,3 +234,33 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
 def regressions(comparisons: list[Comparison]) -> list[str]:
     """The cases that regressed."""
     return [row.case for row in comparisons if row.verdict == "REGRESSED"]
+
+
+EXIT_REGRESSED = 1
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.gate BASELINE CURRENT``: exit 1 on a regression, 2 on runs it cannot compare."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.gate",
+        description="Compare two saved benchmark runs, each case relative to its run's control case.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "baseline", help="pytest-benchmark JSON with raw data, or a directory of them (pooled)"
+    )
+    parser.add_argument("current", help="the same, for the run to check")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_GATE_THRESHOLD, help="percent")
+    args = parser.parse_args(argv)
+    try:
+        comparisons = compare(load_run(args.baseline), load_run(args.current), args.threshold)
+    except GateInputError as error:
+        print(f"gate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(report(comparisons, args.threshold))
+    return EXIT_REGRESSED if regressions(comparisons) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
