@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from fileio.guards import interrupt_once
 from fileio.job import SaveError
 from fileio.strategies import STRATEGIES
 from fileio.workloads import CsvWorkload, PayloadWorkload, parse_size
@@ -62,6 +63,7 @@ def save_command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupt_once()  # a second Ctrl-C must not cut short the clean-up the first one started
     args = build_parser().parse_args(argv)
     try:
         save_command(args)

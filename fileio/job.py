@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 
+from fileio.guards import check_main_module, interrupts_once
 from fileio.workloads import CsvWorkload, Workload
-from fileio.writer import DURABILITIES, fsync_directory, remove_temporaries, write_file
+from fileio.writer import DURABILITIES, fsync_directory, owner_token, remove_temporaries, write_file
 
 DEFAULT_WORKLOAD = CsvWorkload()
 SHOWN_IDS = 20
@@ -68,6 +69,7 @@ class Job:
     directory: Path
     workload: Workload
     durability: str
+    owner: str  # the saving process, named in temporaries (fileio.writer.owner_token)
 
     def path(self, file_id: int) -> Path:
         return self.directory / self.workload.file_name(file_id)
@@ -81,7 +83,8 @@ class Job:
     def write(self, file_id: int, data: bytes) -> int:
         """Write one generated file; returns its size in bytes."""
         try:
-            write_file(self.path(file_id), data, self.durability)
+            path = os.path.join(self.directory, self.workload.file_name(file_id))
+            write_file(path, data, self.durability, self.owner)
         except Exception as error:
             raise SaveError([file_id], error) from error
         return len(data)
@@ -166,13 +169,16 @@ class Strategy:
     description: str  # one line: what it does
     body: Body = field(repr=False, compare=False)
     requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
+    starts_processes: bool = False  # whether it runs worker processes, which re-import the main program
+    install: str | None = None  # how to install ``requires``, when not ``pip install NAME``
 
     @property
     def unavailable_reason(self) -> str | None:
         """Why this strategy cannot run here (its optional dependency is missing), or None when it can."""
         if self.requires is None or importlib.util.find_spec(self.requires) is not None:
             return None
-        return f"strategy {self.name!r} needs {self.requires}: pip install {self.requires}"
+        install = self.install or f"pip install {self.requires}"
+        return f"strategy {self.name!r} needs {self.requires}: {install}"
 
     def __call__(
         self,
@@ -198,10 +204,24 @@ class Strategy:
         :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
             no temporary file.
         :raises ValueError, TypeError: bad arguments, before anything is written.
+        :raises RuntimeError: worker processes could not safely re-import the main program (no
+            ``if __name__ == "__main__":`` guard, or a program read on standard input).
+
+        A first Ctrl-C stops the save within seconds; further ones are ignored until it has cleaned up.
         """
-        job = Job(check_directory(directory), check_workload(workload), check_durability(durability))
+        job = Job(
+            check_directory(directory), check_workload(workload), check_durability(durability), owner_token()
+        )
         workers = check_workers(workers)
         checked_ids = check_ids(ids)
+        if self.starts_processes:
+            check_main_module(self.name)
+        with interrupts_once():
+            return self._save(job, checked_ids, workers, progress, skip_existing)
+
+    def _save(
+        self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool
+    ) -> SaveReport:
         job.directory.mkdir(parents=True, exist_ok=True)
         totals = {"files": 0, "bytes": 0}
 
@@ -212,19 +232,21 @@ class Strategy:
                 progress(job.path(file_id))
 
         start = perf_counter()
-        todo = [i for i in checked_ids if not job.is_complete(i)] if skip_existing else checked_ids
+        if skip_existing:
+            remove_temporaries(job.directory)  # the stale ones, of saves that died
+            todo = [file_id for file_id in ids if not job.is_complete(file_id)]
+        else:
+            todo = ids
         try:
             self.body(job, todo, workers, on_saved)
-            if durability == "atomic":
+            if job.durability != "none":  # the new names, as the files' data, survive a crash
                 fsync_directory(job.directory)
         except BaseException:
-            if durability == "atomic":
-                remove_temporaries(job.directory)
+            if job.durability == "atomic":
+                remove_temporaries(job.directory, job.owner)
             raise
         seconds = perf_counter() - start
         if totals["files"] != len(todo):
             raise RuntimeError(f"strategy {self.name} saved {totals['files']} of {len(todo)} files")
-        paths = [job.path(file_id) for file_id in checked_ids]
-        return SaveReport(
-            totals["files"], totals["bytes"], seconds, paths, skipped=len(checked_ids) - len(todo)
-        )
+        paths = [job.path(file_id) for file_id in ids]
+        return SaveReport(totals["files"], totals["bytes"], seconds, paths, skipped=len(ids) - len(todo))

@@ -9,7 +9,9 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future
 from functools import partial
 from typing import Any, TypeVar
 
+from fileio.guards import exit_with
 from fileio.job import Job, OnSaved, SaveError
+from fileio.writer import owner_token
 
 # Explicit: Python 3.14 changes the Linux default from fork, which is unsafe once the caller has threads.
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -109,11 +111,12 @@ class Channel:
 _worker_channel: Channel | None = None
 
 
-def _init_worker(channel: Channel | None) -> None:
+def _init_worker(channel: Channel | None, owner: str) -> None:
     global _worker_channel
     _worker_channel = channel
     # Ctrl-C is the caller's to handle: it cancels the work and shuts the pool down cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with(owner)
 
 
 def report_saved(file_id: int, nbytes: int) -> None:
@@ -133,7 +136,7 @@ def process_pool(workers: int, channel: Channel | None = None) -> ProcessPoolExe
         workers,
         mp_context=CONTEXT,
         initializer=_init_worker,
-        initargs=(channel,),
+        initargs=(channel, owner_token()),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from fileio.workloads import Workload
-from fileio.writer import is_temporary
+from fileio.writer import owner_alive, temporary_owner
 
 SHOWN_PROBLEMS = 10
 
@@ -50,8 +50,13 @@ def verify(
     present = set(os.listdir(directory)) if directory.is_dir() else set()
     problems = [f"missing: {name}" for name in sorted(expected.keys() - present)]
     for name in sorted(present - expected.keys()):
-        kind = "temporary file left" if is_temporary(name) else "unexpected file"
-        problems.append(f"{kind}: {name}")
+        owner = temporary_owner(name)
+        if owner is None:
+            problems.append(f"unexpected file: {name}")
+        elif owner_alive(owner):
+            problems.append(f"temporary file of a save still running: {name}")
+        else:
+            problems.append(f"stale temporary file (its save died; a resumed save removes it): {name}")
     for name in sorted(expected.keys() & present):
         actual = (directory / name).read_bytes()
         if digests is not None and _digest(actual) == digests[expected[name]]:

@@ -15,11 +15,13 @@ import pytest
 from fileio import STRATEGIES, Strategy
 
 
-def strategy_params() -> list[object]:
-    """A ``pytest.param`` per registered strategy, skip-marked with the reason when it cannot run here."""
+def strategy_params(processes_only: bool = False) -> list[object]:
+    """A ``pytest.param`` per registered strategy (or per one that starts worker processes), skip-marked with
+    the reason when it cannot run here."""
     return [
         pytest.param(name, id=name, marks=pytest.mark.skipif(bool(reason), reason=reason or ""))
         for name, strategy in STRATEGIES.items()
+        if strategy.starts_processes or not processes_only
         for reason in [strategy.unavailable_reason]
     ]
 
@@ -27,6 +29,12 @@ def strategy_params() -> list[object]:
 @pytest.fixture(params=strategy_params())
 def strategy_name(request: pytest.FixtureRequest) -> str:
     """Each registered strategy's name in turn."""
+    return request.param
+
+
+@pytest.fixture(params=strategy_params(processes_only=True))
+def process_strategy(request: pytest.FixtureRequest) -> str:
+    """Each registered strategy that starts worker processes, by name."""
     return request.param
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -75,3 +79,25 @@ def wait_until_gone(find, timeout: float = 10) -> set[int]:
     while (left := find()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """``python -m fileio ARGS`` in a session of its own (its pid is its group's id), with Ctrl-C's default
+    handling even where this test runner was started with SIGINT ignored (a background job)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fileio", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def wait_for_files(directory: Path, count: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until ``directory`` holds ``count`` entries (or ``process`` ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if directory.is_dir() and len(os.listdir(directory)) >= count:
+            return
+        time.sleep(0.005)

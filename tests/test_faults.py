@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_nothing_partial, in_group, wait_until_gone
+from helpers import assert_nothing_partial, in_group, start_cli, wait_for_files, wait_until_gone
 
 import fileio
 from fileio import CsvWorkload, PayloadWorkload, SaveError, verify
@@ -93,14 +93,12 @@ KILL_SCRIPT = """
 """
 
 
-def test_killed_worker(strategy_name: str, run_python, tmp_path: Path) -> None:
+def test_killed_worker(process_strategy: str, run_python, tmp_path: Path) -> None:
     """SIGKILL to a worker process mid-run: a clear error within seconds, and no process left behind."""
-    done = run_python(KILL_SCRIPT, strategy_name, str(tmp_path / "out"), str(TESTS), timeout=60)
+    done = run_python(KILL_SCRIPT, process_strategy, str(tmp_path / "out"), str(TESTS), timeout=60)
     assert done.returncode == 0, done.stderr
     news = json.loads(done.stdout)
-    if "killed" not in news:
-        assert news["outcome"] == "completed"
-        pytest.skip(f"{strategy_name} has no worker processes to kill")
+    assert "killed" in news, news
     assert "terminated abruptly" in news["outcome"] and news["failed"] >= 1
     assert news["reacted_after"] < 5
     assert not wait_until_gone(lambda: {pid for pid in news["seen"] if Path(f"/proc/{pid}").exists()})
@@ -109,21 +107,10 @@ def test_killed_worker(strategy_name: str, run_python, tmp_path: Path) -> None:
 def interrupt(
     args: list[str], after_files: int, directory: Path
 ) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``python -m fileio`` in its own process group and press Ctrl-C (SIGINT to the group) once
-    ``after_files`` files exist; returns the finished process (its pid is the group's id) and how long it
-    took to stop."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fileio", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if directory.is_dir() and len(os.listdir(directory)) >= after_files:
-            break
-        time.sleep(0.005)
+    """Run ``python -m fileio`` and press Ctrl-C (SIGINT to its group) once ``after_files`` files exist;
+    returns the finished process (its pid is the group's id) and how long it took to stop."""
+    process = start_cli(*args)
+    wait_for_files(directory, after_files, process)
     pressed = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)

@@ -8,7 +8,7 @@ import pytest
 
 from fileio import PayloadWorkload, VerificationError, verify
 from fileio.verify import expected_digests
-from fileio.writer import temp_path
+from fileio.writer import owner_token, temporary_name
 
 WORKLOAD = PayloadWorkload(100)
 IDS = range(3)
@@ -52,11 +52,18 @@ def test_truncated_file_is_reported(saved: Path) -> None:
 
 
 def test_leftovers_are_reported(saved: Path) -> None:
-    temp_path(saved / "data-0000.bin").write_bytes(b"partial")
+    """Temporaries are told apart: of a save still running (this process), or stale (its process is gone)."""
+    running = Path(temporary_name(str(saved / "data-0000.bin"), owner_token()))
+    stale = Path(temporary_name(str(saved / "data-0001.bin"), "999999999-1"))
+    for temporary in (running, stale):
+        temporary.write_bytes(b"partial")
     (saved / "notes.txt").write_text("hello")
     with pytest.raises(VerificationError) as raised:
         verify(saved, IDS, WORKLOAD)
-    assert "temporary file left: .data-0000.bin.fileio-tmp" in str(raised.value)
+    assert f"temporary file of a save still running: {running.name}" in str(raised.value)
+    assert f"stale temporary file (its save died; a resumed save removes it): {stale.name}" in str(
+        raised.value
+    )
     assert "unexpected file: notes.txt" in str(raised.value)
 
 

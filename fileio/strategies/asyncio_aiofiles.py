@@ -10,33 +10,32 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import suppress
-from pathlib import Path
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
-from fileio.writer import temp_path
+from fileio.writer import temporary_name
 
 
-async def _write(path: Path, data: bytes, sync: bool) -> None:
+async def _write(path: str, data: bytes, sync: bool, mode: str = "wb") -> None:
     import aiofiles
     import aiofiles.os
 
-    async with aiofiles.open(path, "wb") as file:
+    async with aiofiles.open(path, mode) as file:
         await file.write(data)
         if sync:
             await file.flush()
             await aiofiles.os.wrap(os.fsync)(file.fileno())
 
 
-async def write_file(path: Path, data: bytes, durability: str) -> None:
+async def write_file(path: str, data: bytes, durability: str, owner: str) -> None:
     """The asynchronous twin of :func:`fileio.writer.write_file`."""
     import aiofiles.os
 
     if durability != "atomic":
         await _write(path, data, sync=durability == "fsync")
         return
-    temp = temp_path(path)
+    temp = temporary_name(path, owner)
     try:
-        await _write(temp, data, sync=True)
+        await _write(temp, data, sync=True, mode="xb")
         await aiofiles.os.replace(temp, path)
     except BaseException:
         with suppress(FileNotFoundError):
@@ -48,7 +47,7 @@ async def _worker(job: Job, ids: Iterator[int], on_saved: OnSaved) -> None:
     for file_id in ids:
         data = job.generate(file_id)
         try:
-            await write_file(job.path(file_id), data, job.durability)
+            await write_file(str(job.path(file_id)), data, job.durability, job.owner)
         except Exception as error:
             raise SaveError([file_id], error) from error
         on_saved(file_id, len(data))

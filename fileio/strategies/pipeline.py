@@ -32,5 +32,8 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
 
 
 STRATEGY = Strategy(
-    "pipeline", "worker processes generate, writer threads save; at most 2 x workers files in flight", _save
+    "pipeline",
+    "worker processes generate, writer threads save; at most 2 x workers files in flight",
+    _save,
+    starts_processes=True,
 )

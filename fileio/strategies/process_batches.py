@@ -19,4 +19,6 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     run_batches(save_batch, job, ids, workers, on_saved)
 
 
-STRATEGY = Strategy("process_batches", "ids split into one batch per worker process", _save)
+STRATEGY = Strategy(
+    "process_batches", "ids split into one batch per worker process", _save, starts_processes=True
+)

@@ -12,4 +12,6 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         run_tasks(pool, job.save, ids, limit=2 * workers, on_result=on_saved)
 
 
-STRATEGY = Strategy("processes", "a process pool; one task generates and writes one file", _save)
+STRATEGY = Strategy(
+    "processes", "a process pool; one task generates and writes one file", _save, starts_processes=True
+)

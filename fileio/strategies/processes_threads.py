@@ -46,4 +46,5 @@ STRATEGY = Strategy(
     "processes_threads",
     "one batch per process; each process writes through its own two writer threads",
     _save,
+    starts_processes=True,
 )
