@@ -10,10 +10,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from fileio.writer import owner_alive
 
@@ -47,6 +48,41 @@ def interrupts_once() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` for a save: the first Ctrl-C cancels the coroutine, whose tasks clean up, and then
+    raises KeyboardInterrupt; later ones are ignored until then, as with :func:`interrupts_once`."""
+    import asyncio
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        interrupted = False
+
+        def on_interrupt() -> None:
+            nonlocal interrupted
+            if not interrupted and task is not None:
+                interrupted = True
+                task.cancel()
+
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_interrupt)
+        except (RuntimeError, ValueError):  # not on the main thread: Ctrl-C is not ours to handle
+            previous = None
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if previous is not None:
+                loop.remove_signal_handler(signal.SIGINT)
+                signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else previous)
+
+    asyncio.run(main())
 
 
 def _under_main_guard(source: str, line: int) -> bool:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import suppress
 
+from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, SaveError, Strategy
 from fileio.writer import temporary_name
 
@@ -67,11 +68,9 @@ async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Run the coroutines on a fresh event loop."""
-    import asyncio
-
     import aiofiles  # noqa: F401  (fail here, before any file, when the dependency is missing)
 
-    asyncio.run(_save_all(job, ids, workers, on_saved))
+    run_interruptible(_save_all(job, ids, workers, on_saved))
 
 
 STRATEGY = Strategy(
