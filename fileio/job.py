@@ -49,8 +49,15 @@ class SaveReport:
     files: int
     bytes: int
     seconds: float
-    paths: list[Path] = field(repr=False)
-    skipped: int = 0  # files already complete, left alone by skip_existing
+    skipped: int  # files already complete, left alone by skip_existing
+    directory: Path
+    ids: list[int] = field(repr=False)
+    workload: Workload = field(repr=False)
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every id's path, in the order of the ids (made when asked for: not part of the save's time)."""
+        return [self.directory / self.workload.file_name(file_id) for file_id in self.ids]
 
     @property
     def mb_per_s(self) -> float:
@@ -66,13 +73,16 @@ class SaveReport:
 class Job:
     """Where and how to save: picklable, so workers in any process can do their share."""
 
-    directory: Path
+    directory: str
     workload: Workload
     durability: str
     owner: str  # the saving process, named in temporaries (fileio.writer.owner_token)
 
     def path(self, file_id: int) -> Path:
-        return self.directory / self.workload.file_name(file_id)
+        return Path(self.file_path(file_id))
+
+    def file_path(self, file_id: int) -> str:
+        return os.path.join(self.directory, self.workload.file_name(file_id))
 
     def generate(self, file_id: int) -> bytes:
         try:
@@ -83,8 +93,7 @@ class Job:
     def write(self, file_id: int, data: bytes) -> int:
         """Write one generated file; returns its size in bytes."""
         try:
-            path = os.path.join(self.directory, self.workload.file_name(file_id))
-            write_file(path, data, self.durability, self.owner)
+            write_file(self.file_path(file_id), data, self.durability, self.owner)
         except Exception as error:
             raise SaveError([file_id], error) from error
         return len(data)
@@ -209,9 +218,8 @@ class Strategy:
 
         A first Ctrl-C stops the save within seconds; further ones are ignored until it has cleaned up.
         """
-        job = Job(
-            check_directory(directory), check_workload(workload), check_durability(durability), owner_token()
-        )
+        target = check_directory(directory)
+        job = Job(str(target), check_workload(workload), check_durability(durability), owner_token())
         workers = check_workers(workers)
         checked_ids = check_ids(ids)
         if self.starts_processes:
@@ -222,7 +230,7 @@ class Strategy:
     def _save(
         self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool
     ) -> SaveReport:
-        job.directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(job.directory, exist_ok=True)
         totals = {"files": 0, "bytes": 0}
 
         def on_saved(file_id: int, nbytes: int) -> None:
@@ -248,5 +256,6 @@ class Strategy:
         seconds = perf_counter() - start
         if totals["files"] != len(todo):
             raise RuntimeError(f"strategy {self.name} saved {totals['files']} of {len(todo)} files")
-        paths = [job.path(file_id) for file_id in ids]
-        return SaveReport(totals["files"], totals["bytes"], seconds, paths, skipped=len(ids) - len(todo))
+        skipped = len(ids) - len(todo)
+        directory = Path(job.directory)
+        return SaveReport(totals["files"], totals["bytes"], seconds, skipped, directory, ids, job.workload)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
+import queue
 import signal
-from collections.abc import Callable, Iterable
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, ProcessPoolExecutor, wait
 from functools import partial
 from typing import Any, TypeVar
@@ -92,6 +96,85 @@ def run_tasks(
         raise SaveError.merge(failures)
 
 
+async def run_coroutines(
+    save: Callable[[int], Awaitable[int]], ids: list[int], workers: int, on_saved: OnSaved
+) -> None:
+    """Await ``save(file_id)`` for every id on ``workers`` coroutines that share one iterator of ids, which
+    bounds open files and data in memory to ``workers``. On the first failure the other coroutines are
+    cancelled and a :class:`SaveError` naming every failed id is raised."""
+    import asyncio  # here, not at the top: it would cost every worker process ~25 ms to start
+
+    shared = iter(ids)
+
+    async def work() -> None:
+        for file_id in shared:
+            on_saved(file_id, await save(file_id))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(workers, len(ids))):
+                group.create_task(work())
+    except* SaveError as failed:
+        errors = [error for error in failed.exceptions if isinstance(error, SaveError)]
+        raise SaveError.merge(errors)  # noqa: B904 (merge sets the cause)
+
+
+MAX_TASK_FILES = 64
+TASKS_PER_WORKER = 8
+
+
+def task_size(files: int, workers: int) -> int:
+    """Files per task: enough tasks for the workers to share the load evenly, few enough to cost nothing."""
+    return max(1, min(MAX_TASK_FILES, files // (workers * TASKS_PER_WORKER)))
+
+
+def run_threads(save: Callable[[int], int], ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Run ``save(file_id)`` for every id on ``workers`` threads, each taking tasks of a few ids from a shared
+    queue; ``on_saved`` runs in this thread. On the first failure the threads stop after their current file,
+    and a :class:`SaveError` naming every failed id is raised; Ctrl-C stops them the same way."""
+    tasks: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+    for task in chunks(ids, task_size(len(ids), workers)):
+        tasks.put(task)
+    saved: collections.deque[tuple[int, int]] = collections.deque()
+    failures: list[SaveError] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                task = tasks.get_nowait()
+            except queue.Empty:
+                return
+            for file_id in task:
+                if stop.is_set():
+                    return
+                try:
+                    saved.append((file_id, save(file_id)))
+                except Exception as error:
+                    failures.append(error if isinstance(error, SaveError) else SaveError([file_id], error))
+                    stop.set()
+
+    def drain() -> None:
+        while saved:
+            on_saved(*saved.popleft())
+
+    threads = [threading.Thread(target=work, name=f"fileio-{n}") for n in range(min(workers, len(ids)))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(POLL_SECONDS)
+                drain()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    drain()
+    if failures:
+        raise SaveError.merge(failures)
+
+
 class Channel:
     """Per-file progress from worker processes to the caller, and a stop flag from the caller to them."""
 
@@ -103,12 +186,19 @@ class Channel:
         self._stop.set()
 
     def drain(self, on_saved: OnSaved) -> None:
-        """Pass every progress message received so far to ``on_saved``."""
+        """Pass every file reported so far to ``on_saved``."""
         while not self._saved.empty():
-            on_saved(*self._saved.get())
+            for file_id, nbytes in self._saved.get():
+                on_saved(file_id, nbytes)
 
 
 _worker_channel: Channel | None = None
+# In a worker process: files saved but not yet reported. Reports go in bundles, a message per file would cost
+# as much as a small file's write; a bundle leaves when it is this full or this old, and when a batch ends.
+_unreported: list[tuple[int, int]] = []
+_REPORT_FILES = 64
+_REPORT_SECONDS = 0.02
+_last_report = 0.0
 
 
 def _init_worker(channel: Channel | None, owner: str) -> None:
@@ -120,9 +210,34 @@ def _init_worker(channel: Channel | None, owner: str) -> None:
 
 
 def report_saved(file_id: int, nbytes: int) -> None:
-    """In a worker process: tell the caller one file is saved."""
+    """In a worker process: tell the caller one file is saved (soon: reports leave in bundles)."""
+    _unreported.append((file_id, nbytes))
+    if len(_unreported) >= _REPORT_FILES or time.monotonic() - _last_report >= _REPORT_SECONDS:
+        _send_reports()
+
+
+def _send_reports() -> None:
+    global _last_report
     assert _worker_channel is not None, "report_saved needs a pool made with a Channel"
-    _worker_channel._saved.put((file_id, nbytes))
+    if _unreported:
+        _worker_channel._saved.put(_unreported[:])
+        _unreported.clear()
+    _last_report = time.monotonic()
+
+
+def _run_batch(save_batch: Callable[[Job, list[int]], None], job: Job, batch: list[int]) -> None:
+    try:
+        save_batch(job, batch)
+    finally:  # what was saved before a failure is reported too
+        _send_reports()
+
+
+def save_each(job: Job, batch: list[int]) -> None:
+    """In a worker process: save a batch one file after another, reporting each, until told to stop."""
+    for file_id in batch:
+        if stop_requested():
+            return
+        report_saved(file_id, job.save(file_id))
 
 
 def stop_requested() -> bool:
@@ -130,34 +245,81 @@ def stop_requested() -> bool:
     return _worker_channel is not None and _worker_channel._stop.is_set()
 
 
-def process_pool(workers: int, channel: Channel | None = None) -> ProcessPoolExecutor:
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that cannot hang on a worker killed mid-message.
+
+    A worker killed while sending a result leaves half a message in the result pipe, and the pool's manager
+    thread waits for the rest for ever (a large result, such as a file's bytes, goes in two writes). A
+    watchdog thread notices a dead worker that the pool has not reported within ``GRACE_SECONDS``, kills the
+    other workers and closes the parent's end of the pipe: the manager reads EOF and breaks the pool, and
+    every waiting future fails with BrokenProcessPool as for any killed worker.
+    """
+
+    GRACE_SECONDS = 1.0
+
+    def __init__(self, workers: int, channel: Channel | None) -> None:
+        super().__init__(
+            workers, mp_context=CONTEXT, initializer=_init_worker, initargs=(channel, owner_token())
+        )
+        self._closing = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="fileio-pool-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        dead_since: float | None = None
+        while not self._closing.wait(POLL_SECONDS):
+            processes = list((getattr(self, "_processes", None) or {}).values())
+            if getattr(self, "_broken", False) or not any(p.exitcode is not None for p in processes):
+                dead_since = None
+                continue
+            dead_since = dead_since or time.monotonic()
+            if time.monotonic() - dead_since >= self.GRACE_SECONDS:
+                for process in processes:
+                    process.kill()
+                results = getattr(self, "_result_queue", None)
+                if results is not None:
+                    results._writer.close()
+                return
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closing.set()
+        super().shutdown(wait, cancel_futures=cancel_futures)
+
+
+def process_pool(workers: int, channel: Channel | None = None) -> WorkerPool:
     """A process pool with an explicit start method whose workers can talk to ``channel``."""
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=CONTEXT,
-        initializer=_init_worker,
-        initargs=(channel, owner_token()),
-    )
+    return WorkerPool(workers, channel)
 
 
 def run_batches(
-    save_batch: Callable[[Job, list[int]], None], job: Job, ids: list[int], workers: int, on_saved: OnSaved
+    save_batch: Callable[[Job, list[int]], None],
+    job: Job,
+    ids: list[int],
+    workers: int,
+    on_saved: OnSaved,
+    batch_size: int | None = None,
 ) -> None:
-    """Run ``save_batch(job, batch)`` on ``workers`` processes, one contiguous batch of ids each; the batches
-    report every saved file through a :class:`Channel` and stop early when another batch fails."""
+    """Run ``save_batch(job, batch)`` on ``workers`` processes: one contiguous batch of ids each, or batches
+    of ``batch_size`` handed out as workers free up (at most two each queued). The batches report every saved
+    file through a :class:`Channel` and stop early when another batch fails."""
     channel = Channel()
-    batches = split(ids, workers)
+    batches = split(ids, workers) if batch_size is None else chunks(ids, batch_size)
     with process_pool(workers, channel) as pool:
         run_tasks(
             pool,
-            partial(save_batch, job),
+            partial(_run_batch, save_batch, job),
             batches,
-            limit=len(batches),
+            limit=len(batches) if batch_size is None else 2 * workers,
             on_result=lambda batch, result: None,
             ids_of=list,
             stop=channel.stop,
             poll=partial(channel.drain, on_saved),
         )
+
+
+def chunks(ids: list[int], size: int) -> list[list[int]]:
+    """``ids`` in contiguous chunks of ``size`` (the last may be shorter)."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def split(ids: list[int], parts: int) -> list[list[int]]:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 PAYLOAD_BLOCK = 4096
+# The bytes every payload repeats, made once; each file's blocks start with its id, so files differ.
+_PAYLOAD_PATTERN = random.Random(0).randbytes(PAYLOAD_BLOCK)
+_ID_BYTES = 8
 
 
 @runtime_checkable
@@ -52,7 +55,8 @@ class CsvWorkload:
 
 @dataclass(frozen=True)
 class PayloadWorkload:
-    """Deterministic bytes of exactly ``size`` bytes per id, cheap to make, so writing dominates."""
+    """Deterministic bytes of exactly ``size`` bytes per id, cheap to make, so writing dominates: a 4 KiB
+    block repeated, which starts with the id (8 bytes, little-endian) and goes on with fixed random bytes."""
 
     size: int
     label = "payload"
@@ -64,9 +68,11 @@ class PayloadWorkload:
         return f"data-{file_id:04d}.bin"
 
     def data(self, file_id: int) -> bytes:
-        block = random.Random(file_id).randbytes(PAYLOAD_BLOCK)
+        block = (file_id % 2**64).to_bytes(_ID_BYTES, "little") + _PAYLOAD_PATTERN[_ID_BYTES:]
+        if self.size <= PAYLOAD_BLOCK:
+            return block[: self.size]
         repeats, rest = divmod(self.size, PAYLOAD_BLOCK)
-        return b"".join([block] * repeats + [block[:rest]])
+        return block * repeats + block[:rest]
 
 
 SIZE_UNITS = {

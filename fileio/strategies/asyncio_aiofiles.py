@@ -1,5 +1,6 @@
 """asyncio: asyncio with aiofiles; ``workers`` coroutines take ids from one shared iterator, which bounds
-open files and data in memory to ``workers``.
+open files and data in memory to ``workers``. Every aiofiles call (open, write, flush, close) is a trip to a
+thread and back: several per file.
 
 asyncio and aiofiles are imported only when this strategy runs: importing asyncio costs every worker process
 of the other strategies ~25 ms at start-up otherwise.
@@ -8,11 +9,12 @@ of the other strategies ~25 ms at start-up otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from contextlib import suppress
+from functools import partial
 
 from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.tasks import run_coroutines
 from fileio.writer import temporary_name
 
 
@@ -44,33 +46,20 @@ async def write_file(path: str, data: bytes, durability: str, owner: str) -> Non
         raise
 
 
-async def _worker(job: Job, ids: Iterator[int], on_saved: OnSaved) -> None:
-    for file_id in ids:
-        data = job.generate(file_id)
-        try:
-            await write_file(str(job.path(file_id)), data, job.durability, job.owner)
-        except Exception as error:
-            raise SaveError([file_id], error) from error
-        on_saved(file_id, len(data))
-
-
-async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    import asyncio
-
-    shared = iter(ids)
+async def _save_one(job: Job, file_id: int) -> int:
+    data = job.generate(file_id)
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(workers, len(ids))):
-                group.create_task(_worker(job, shared, on_saved))
-    except* SaveError as failed:
-        raise SaveError.merge([error for error in failed.exceptions if isinstance(error, SaveError)])  # noqa: B904 (merge sets the cause)
+        await write_file(job.file_path(file_id), data, job.durability, job.owner)
+    except Exception as error:
+        raise SaveError([file_id], error) from error
+    return len(data)
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Run the coroutines on a fresh event loop."""
+    """Run ``workers`` coroutines on a fresh event loop."""
     import aiofiles  # noqa: F401  (fail here, before any file, when the dependency is missing)
 
-    run_interruptible(_save_all(job, ids, workers, on_saved))
+    run_interruptible(run_coroutines(partial(_save_one, job), ids, workers, on_saved))
 
 
 STRATEGY = Strategy(

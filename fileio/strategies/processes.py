@@ -1,17 +1,20 @@
-"""processes: a process pool; one task generates and writes one file."""
+"""processes: a process pool fed small tasks of a few ids each, handed out as workers free up."""
 
 from __future__ import annotations
 
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import process_pool, run_tasks
+from fileio.tasks import run_batches, save_each, task_size
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save each file as one task on a pool of ``workers`` processes."""
-    with process_pool(workers) as pool:
-        run_tasks(pool, job.save, ids, limit=2 * workers, on_result=on_saved)
+    """Save on ``workers`` processes, a task of ``task_size`` files at a time (one future per file costs more
+    than a small file's write)."""
+    run_batches(save_each, job, ids, workers, on_saved, batch_size=task_size(len(ids), workers))
 
 
 STRATEGY = Strategy(
-    "processes", "a process pool; one task generates and writes one file", _save, starts_processes=True
+    "processes",
+    "a process pool; small tasks of a few files each, handed out as workers free up",
+    _save,
+    starts_processes=True,
 )

@@ -1,17 +1,16 @@
-"""threads: a thread pool; one task generates and writes one file."""
+"""threads: a pool of threads, each taking small tasks of a few ids at a time from a shared queue."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import run_tasks
+from fileio.tasks import run_threads
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save each file as one task on a pool of ``workers`` threads."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="fileio") as pool:
-        run_tasks(pool, job.save, ids, limit=2 * workers, on_result=on_saved)
+    """Save on ``workers`` threads."""
+    run_threads(job.save, ids, workers, on_saved)
 
 
-STRATEGY = Strategy("threads", "a thread pool; one task generates and writes one file", _save)
+STRATEGY = Strategy(
+    "threads", "a pool of threads, each taking a few files at a time from a shared queue", _save
+)
