@@ -6,12 +6,22 @@ as well as the current one (the CI gate does both). Where each part lives:
 - ``matrix``: profiles and ``--fileio-*`` options turned into cases (pure, unit-tested);
 - ``control``: the control case, plain ``os.write`` code that shares nothing with fileio;
 - ``test_save``: the timed, verified case;
+- ``ceiling``: each case's ceiling (from ``fileio.probe``, API 2 on), measured once per run or reused;
+- ``memory``: a case's peak memory, the caller's process tree sampled from /proc;
 - ``tables``: the end-of-run table per job;
 - ``gate``: the regression analysis of two runs (``python -m bench.gate BASELINE CURRENT``);
 - ``gate_plugin``: ``--fileio-gate``, registered only when asked for;
 - ``conftest``: pytest's hooks, each handing off to the modules above.
 """
 
-# The fileio API_VERSION this suite needs: raise it together with fileio's when the suite starts to use a
-# newly exported name. A commit whose fileio is older cannot be measured by this suite, and the gate says so.
+import fileio
+
+# The fileio API_VERSION this suite needs: a commit whose fileio is older cannot be measured by this suite,
+# and the gate says so. Where the suite can do without a newer name, it asks has_api() instead of raising it.
 REQUIRED_API = 1
+
+
+def has_api(version: int) -> bool:
+    """Whether the fileio being measured has the names of API ``version`` (2: the probe, plot_run,
+    load_workload): older ones are measured without what needs them."""
+    return version <= fileio.API_VERSION

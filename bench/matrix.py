@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import fileio
+from bench import has_api
 from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, Workload, format_size, parse_size
 
 CPUS = os.cpu_count() or 1
@@ -21,6 +23,7 @@ CONTROLS = (CONTROL, CONTROL_AGAIN)
 DEFAULT_GATE_THRESHOLD = 10.0
 # Enough payload files for ~64 MiB a round, within sensible bounds.
 PAYLOAD_BYTES_PER_ROUND = 64 << 20
+CUSTOM_FILES = 200  # files per round of a user's own workload (--fileio-workload)
 
 Parsed = TypeVar("Parsed")
 
@@ -43,8 +46,16 @@ class Job:
 
     @property
     def name(self) -> str:
-        kind = format_size(self.workload.size) if isinstance(self.workload, PayloadWorkload) else CSV
+        if isinstance(self.workload, PayloadWorkload):
+            kind = format_size(self.workload.size)
+        else:
+            kind = CSV if isinstance(self.workload, CsvWorkload) else type(self.workload).__name__
         return f"{kind}-{self.durability}"
+
+    @property
+    def has_control(self) -> bool:
+        """Whether the control can make this job's bytes: only for fileio's own workloads."""
+        return isinstance(self.workload, (CsvWorkload, PayloadWorkload))
 
 
 @dataclass(frozen=True)
@@ -82,15 +93,27 @@ class Profile:
     rounds: int
     csv_files: int
     strategies: tuple[str, ...] = tuple(STRATEGIES)
+    durable: tuple[str, str, int] | None = None  # one more job: (size, durability, files)
 
+
+# dask starts a cluster every round (0.5-1 s here): the full profile measures it, the short ones leave it out.
+WITHOUT_DASK = tuple(name for name in STRATEGIES if name != "dask")
 
 PROFILES = {
-    # A CPU-bound and an I/O-bound job at a few pool sizes: about two minutes on two cores.
+    # A CPU-bound job, an I/O-bound one and a durable one at a few pool sizes: about two minutes on two cores.
     "quick": Profile(
-        workers=(1, 2, 4), sizes=(CSV, "256KiB"), durabilities=("none",), rounds=5, csv_files=48
+        workers=(1, 2, 4),
+        sizes=(CSV, "256KiB"),
+        durabilities=("none",),
+        rounds=5,
+        csv_files=48,
+        strategies=WITHOUT_DASK,
+        durable=("64KiB", "atomic", 64),
     ),
-    # The classic tutorial's job: 5,000 default CSV files, every strategy at 8 workers.
-    "seed": Profile(workers=(8,), sizes=(CSV,), durabilities=("none",), rounds=3, csv_files=5000),
+    # The classic tutorial's job: 5,000 default CSV files, every strategy but dask at 8 workers.
+    "seed": Profile(
+        workers=(8,), sizes=(CSV,), durabilities=("none",), rounds=3, csv_files=5000, strategies=WITHOUT_DASK
+    ),
     "full": Profile(
         workers=tuple(range(1, 2 * CPUS + 1)),
         sizes=(CSV, "4KiB", "256KiB", "1MiB", "16MiB"),
@@ -147,6 +170,12 @@ def _one_of(choices: Iterable[str]) -> Callable[[str], str]:
     return parse
 
 
+def _workload(text: str) -> Workload:
+    if not has_api(2):
+        raise ValueError(f"needs fileio API 2; the fileio measured has API {fileio.API_VERSION}")
+    return fileio.load_workload(text)
+
+
 def _job_kind(text: str) -> str:
     if text != CSV:
         parse_size(text)  # raises ValueError naming the text
@@ -173,13 +202,15 @@ def cases_of(jobs: list[Job], strategies: Iterable[str], workers: tuple[int, ...
     speak for the machine."""
     cases = []
     for job in jobs:
-        cases.append(Case(CONTROL, 1, job))
+        if job.has_control:
+            cases.append(Case(CONTROL, 1, job))
         if "sequential" in strategies:
             cases.append(Case("sequential", 1, job))
         for strategy in strategies:
             if strategy != "sequential":
                 cases.extend(Case(strategy, count, job) for count in workers)
-        cases.append(Case(CONTROL_AGAIN, 1, job))
+        if job.has_control:
+            cases.append(Case(CONTROL_AGAIN, 1, job))
     return cases
 
 
@@ -201,12 +232,18 @@ def read_settings(options: Mapping[str, str | None]) -> Settings:
     directory = Path(dir_text) if (dir_text := options.get("dir")) else None
     if directory is not None and not directory.is_dir():
         raise OptionError(f"--fileio-dir: {str(directory)!r} is not an existing directory")
-    jobs = _jobs(
-        option("sizes", _job_kind) or profile.sizes,
-        option("durability", _one_of(DURABILITIES)) or profile.durabilities,
-        files[0] if files else None,
-        profile,
-    )
+    sizes, durabilities = option("sizes", _job_kind), option("durability", _one_of(DURABILITIES))
+    workload = option("workload", _workload)
+    if workload:  # the user's own: one job per durability
+        count = files[0] if files else CUSTOM_FILES
+        jobs = [Job(workload[0], count, durability) for durability in durabilities or profile.durabilities]
+    else:
+        jobs = _jobs(
+            sizes or profile.sizes, durabilities or profile.durabilities, files[0] if files else None, profile
+        )
+        if profile.durable and not (sizes or durabilities):
+            size, durability, count = profile.durable
+            jobs.append(Job(PayloadWorkload(parse_size(size)), files[0] if files else count, durability))
     cases = cases_of(
         jobs,
         option("strategies", _one_of(STRATEGIES)) or profile.strategies,

@@ -1,33 +1,47 @@
-"""Each case saves its job's files into a fresh directory per round; every round's output is verified."""
+"""Each case saves its job's files into a fresh directory per round; every round's output is verified. The
+warm-up round is also sampled for memory; each case gets its ceiling (bench.ceiling) where fileio has one."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from functools import cache
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from bench import control
-from bench.matrix import Case, Job, Settings
+from bench.ceiling import Ceilings
+from bench.matrix import Case, Settings
+from bench.memory import PeakMemory
 from bench.tables import Result, sequential_result
-from fileio import STRATEGIES, SaveReport, expected_digests, verify
+from fileio import STRATEGIES, SaveReport, Workload, expected_digests, verify
+
+_DIGESTS: dict[tuple[Workload, int], dict[int, bytes]] = {}
 
 
-@cache
-def digests(job: Job) -> dict[int, bytes]:
-    """Expected digests, computed once per job and shared by every case of it."""
-    return expected_digests(range(job.files), job.workload)
+def digests(workload: Workload, files: int) -> dict[int, bytes]:
+    """Expected digests, computed once per job (and once for its control) and shared by its cases."""
+    if (workload, files) not in _DIGESTS:
+        _DIGESTS[workload, files] = expected_digests(range(files), workload)
+    return _DIGESTS[workload, files]
 
 
 def test_save(
-    benchmark: Any, case: Case, settings: Settings, results: dict[str, list[Result]], target_root: Path
+    benchmark: Any,
+    case: Case,
+    settings: Settings,
+    results: dict[str, list[Result]],
+    target_root: Path,
+    ceilings: Ceilings | None,
+    worker_machinery: None,
 ) -> None:
     """Time one strategy on one job; fail if any round wrote wrong bytes."""
     job = case.job
+    ceiling_s = ceilings.seconds(case) if ceilings is not None else None  # measured at the job's first case
     ids = range(job.files)
     options = {"workers": case.workers, "workload": job.workload, "durability": job.durability}
-    reports: list[SaveReport] = []
+    expected = control.ControlWorkload(job.workload) if case.is_control else job.workload
+    reports: list[SaveReport | control.ControlReport] = []
     unchecked: list[Path] = []
 
     def fresh_directory() -> tuple[tuple[Path, range], dict[str, Any]]:
@@ -36,14 +50,18 @@ def test_save(
         return (directory, ids), options
 
     strategy = control.save if case.is_control else STRATEGIES[case.strategy]
+    memory = PeakMemory()
 
     def save(directory: Path, ids: range, **options: Any) -> None:
-        reports.append(strategy(directory, ids, **options))
+        # Only the first call is sampled: the warm-up round (pytest-benchmark's pedantic runs setup, target
+        # and teardown for it too), or the one untimed call with --benchmark-disable; never a timed round.
+        with memory if not reports else nullcontext():
+            reports.append(strategy(directory, ids, **options))
 
     def check_and_remove(directory: Path, *args: object, **kwargs: object) -> None:
         unchecked.remove(directory)
         try:
-            verify(directory, ids, job.workload, digests(job))
+            verify(directory, ids, expected, digests(expected, job.files))
         finally:
             shutil.rmtree(directory)
 
@@ -56,6 +74,7 @@ def test_save(
         check_and_remove(directory)
     if not benchmark.disabled:
         job_results = results.setdefault(job.name, [])
-        result = Result(case, benchmark.stats.stats.median, reports[-1].files, reports[-1].bytes)
+        median = benchmark.stats.stats.median
+        result = Result(case, median, reports[-1].files, reports[-1].bytes, memory.mb, ceiling_s)
         job_results.append(result)
         benchmark.extra_info.update(result.extra_info(sequential_result(job_results)))

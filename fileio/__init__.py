@@ -8,18 +8,29 @@ uses nothing else, so that it can measure older commits too; :data:`API_VERSION`
 from __future__ import annotations
 
 from fileio.job import SaveError, SaveReport, Strategy
+from fileio.plot import plot_run
+from fileio.probe import (
+    Ceiling,
+    fio_files_per_s,
+    generation_seconds,
+    measure_ceiling,
+    probe_report,
+    raw_write_seconds,
+)
 from fileio.strategies import STRATEGIES, get_strategy
 from fileio.verify import VerificationError, expected_digests, verify
-from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size, parse_size
+from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size, load_workload, parse_size
 from fileio.writer import DURABILITIES
 
 # Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
 # cannot measure a commit whose fileio is older, and says so instead of failing.
-API_VERSION = 1
+# 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are.
+API_VERSION = 2
 
 __all__ = [
     "API_VERSION",
     "DURABILITIES",
+    "Ceiling",
     "STRATEGIES",
     "CsvWorkload",
     "PayloadWorkload",
@@ -29,8 +40,15 @@ __all__ = [
     "VerificationError",
     "Workload",
     "expected_digests",
+    "fio_files_per_s",
     "format_size",
+    "generation_seconds",
     "get_strategy",
+    "load_workload",
+    "measure_ceiling",
     "parse_size",
+    "plot_run",
+    "probe_report",
+    "raw_write_seconds",
     "verify",
 ]

@@ -6,6 +6,7 @@ so every strategy can hand it to threads, processes or coroutines without specia
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -23,6 +24,21 @@ class Workload(Protocol):
     def file_name(self, file_id: int) -> str: ...
 
     def data(self, file_id: int) -> bytes: ...
+
+
+def load_workload(spec: str) -> Workload:
+    """Your own workload from ``"module:factory"``: the factory, called with no arguments, makes it.
+    ValueError says what is wrong, in one line."""
+    module_name, _, factory_name = spec.partition(":")
+    if not module_name or not factory_name:
+        raise ValueError(f"{spec!r} is not module:factory")
+    try:
+        workload = getattr(importlib.import_module(module_name), factory_name)()
+    except Exception as error:  # the user's code: whatever it raises is the message
+        raise ValueError(f"{spec!r}: {type(error).__name__}: {error}") from None
+    if not isinstance(workload, Workload):
+        raise ValueError(f"{spec!r} made {workload!r}, which has no file_name(id) and data(id)")
+    return workload
 
 
 def _check_count(name: str, value: object, minimum: int) -> None:

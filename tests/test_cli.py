@@ -1,61 +1,123 @@
-"""python -m fileio save: prints throughput; one-line errors and non-zero exits for bad input, failures."""
+"""The `fileio` command: a summary line or a live progress bar, one-line errors with non-zero exits for every
+kind of bad input, the strategy list, your own workload."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from fileio import CsvWorkload, verify
+import pytest
+
+from fileio import STRATEGIES, CsvWorkload, verify
+
+TESTS = Path(__file__).resolve().parent
 
 
-def fileio(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fileio", *args], capture_output=True, text=True, timeout=60)
+def fileio(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fileio", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
 
 
-def test_save_prints_files_bytes_seconds_and_throughput(tmp_path: Path) -> None:
-    """A save reports what it wrote, and wrote it correctly."""
+def test_save_prints_one_summary_line(tmp_path: Path) -> None:
+    """Without a terminal: no progress bar, one line echoing what was written and how, in human units."""
     done = fileio("save", "--strategy", "processes", "--files", "12", "--workers", "2", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("processes: 12 files, ")
+    assert done.stderr == ""
+    [line] = done.stdout.splitlines()
     size = sum(len(CsvWorkload().data(file_id)) for file_id in range(12))
-    assert f" {size} bytes, " in done.stdout
-    assert done.stdout.rstrip().endswith("files/s") and " MB/s, " in done.stdout
+    assert line.startswith(f"processes: 12 files, {size / 1e6:.3g} MB in ")
+    assert line.endswith("files/s (workers 2, durability none)") and "MB/s, " in line
     verify(tmp_path, range(12), CsvWorkload())
 
 
-def test_payload_size_option(tmp_path: Path) -> None:
-    done = fileio("save", "--strategy", "threads", "--files", "3", "--size", "4KiB", str(tmp_path))
+def test_progress_bar_forced_on(tmp_path: Path) -> None:
+    """--progress draws a live bar on stderr (files, MB/s), and the summary still ends the output."""
+    done = fileio("save", "--progress", "--files", "40", "--size", "4KiB", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert "3 files, 12288 bytes" in done.stdout
+    assert "40/40" in done.stderr and "file/s" in done.stderr and "MB/s" in done.stderr
+    assert done.stdout.startswith("auto: 40 files, 164 kB in ")
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """Bad values exit 2 with a single line naming the problem and write nothing."""
+def test_resume_counts_what_was_skipped(tmp_path: Path) -> None:
+    assert fileio("save", "--files", "3", "--size", "1KiB", str(tmp_path)).returncode == 0
+    done = fileio("save", "--files", "5", "--size", "1KiB", "--resume", str(tmp_path))
+    assert "auto: 2 files, 2.05 kB in " in done.stdout and "(3 already complete, skipped)" in done.stdout
+
+
+def test_strategies_lists_every_strategy_and_whether_it_runs_here() -> None:
+    done = fileio("strategies")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(STRATEGIES)
+    for line, strategy in zip(lines, STRATEGIES.values(), strict=True):
+        assert strategy.description in line
+        assert line.endswith("[available]") == (strategy.unavailable_reason is None)
+
+
+def test_help_shows_defaults_and_an_example() -> None:
+    done = fileio("save", "--help")
+    assert done.returncode == 0
+    assert "(default: auto)" in done.stdout and "(default: 1000)" in done.stdout
+    assert "example:\n  fileio save --strategy threads" in done.stdout
+    assert "(default: None)" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--files", "0"], "argument --files: '0' is not a whole number >= 1"),
+        (["--files", "abc"], "argument --files: 'abc' is not a whole number >= 1"),
+        (["--workers", "0"], "argument --workers: '0' is not a whole number >= 1"),
+        (["--size", "0"], "argument --size: '0' is not a size >= 1 byte"),
+        (["--size", "12XB"], "argument --size: bad size '12XB'"),
+        (["--strategy", "fastest"], "argument --strategy: invalid choice: 'fastest'"),
+        (["--durability", "sync"], "argument --durability: invalid choice: 'sync'"),
+        (
+            ["--workload", "nosuchmodule:make"],
+            "argument --workload: 'nosuchmodule:make': ModuleNotFoundError",
+        ),
+        (["--workload", "json"], "argument --workload: 'json' is not module:factory"),
+        (["--workload", "json:dumps"], "argument --workload: 'json:dumps': TypeError"),
+        (["--workload", "os:getcwd"], "argument --workload: 'os:getcwd' made '/"),
+        (
+            ["--size", "1KiB", "--workload", "fileio:CsvWorkload"],
+            "argument --workload: not allowed with argument --size",
+        ),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for --strategy dask, not 'auto'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    """Bad values, argparse's own errors included: exit 2, a single line naming the option and the value,
+    nothing written."""
+    done = fileio("save", *args, str(tmp_path / "out"))
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("fileio save: error: "), done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_target_under_a_regular_file_is_bad_input(tmp_path: Path) -> None:
     regular = tmp_path / "file"
     regular.write_text("")
-    cases = [
-        (["--workers", "0", str(tmp_path / "a")], "workers must be >= 1, got 0"),
-        (["--files", "-2", str(tmp_path / "b")], "--files must be >= 0, got -2"),
-        ([str(regular / "c")], "which is not a directory"),
-    ]
-    for args, message in cases:
-        done = fileio("save", *args)
-        assert done.returncode == 2, (args, done.stderr)
-        assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("fileio: error: ")
-        assert message in done.stderr
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
+    done = fileio("save", str(regular / "c"))
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"fileio save: error: directory {regular / 'c'} is under {regular}, which is not a directory"
+    )
 
 
-def test_argparse_rejects_unknown_names(tmp_path: Path) -> None:
-    for args, message in [
-        (["--strategy", "rockets"], "invalid choice: 'rockets'"),
-        (["--size", "12XB"], "bad size '12XB'"),
-    ]:
-        done = fileio("save", *args, str(tmp_path / "x"))
-        assert done.returncode == 2
-        assert message in done.stderr
-    assert not (tmp_path / "x").exists()
+def test_unknown_or_missing_command_is_one_line() -> None:
+    for args, message in [(["nothing"], "invalid choice: 'nothing'"), ([], "required: COMMAND")]:
+        done = fileio(*args)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and message in done.stderr
 
 
 def test_io_failure_exits_1_naming_the_id(tmp_path: Path) -> None:
@@ -63,6 +125,41 @@ def test_io_failure_exits_1_naming_the_id(tmp_path: Path) -> None:
     done = fileio("save", "--files", "3", "--workers", "2", "--strategy", "threads", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        f"fileio: error: could not save id(s) 1: IsADirectoryError: [Errno 21] Is a directory: "
+        f"fileio save: error: could not save id(s) 1: IsADirectoryError: [Errno 21] Is a directory: "
         f"'{tmp_path / 'data-0001.csv'}'"
     )
+
+
+WORKLOAD_MODULE = '''
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JsonDocuments:
+    """One small JSON document per id."""
+
+    def file_name(self, file_id: int) -> str:
+        return f"doc-{file_id:05d}.json"
+
+    def data(self, file_id: int) -> bytes:
+        return json.dumps({"id": file_id, "square": file_id * file_id}).encode()
+
+
+def make() -> JsonDocuments:
+    return JsonDocuments()
+'''
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "process_batches"])
+def test_your_own_workload(strategy: str, tmp_path: Path) -> None:
+    """--workload module:factory saves a user's own workload, in this process and in worker processes."""
+    (tmp_path / "my_documents.py").write_text(WORKLOAD_MODULE)
+    target = tmp_path / "out"
+    done = fileio(
+        "save", "--strategy", strategy, "--files", "20", "--workload", "my_documents:make", str(target),
+        PYTHONPATH=str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(target))[:2] == ["doc-00000.json", "doc-00001.json"]
+    assert (target / "doc-00007.json").read_text() == '{"id": 7, "square": 49}'

@@ -206,7 +206,7 @@ def test_missing_main_guard_is_one_sentence(strategy_name: str, source: str, tmp
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("RuntimeError: strategy ") and '`if __name__ == "__main__":`' in last
     assert ("line 5" in last) if source == "script" else ("read from <stdin>" in last)
-    assert len(done.stderr.splitlines()) < 12, done.stderr
+    assert done.stderr.count("  File ") <= 3, done.stderr  # our own frames, not a pool's traceback
     assert not target.exists()
 
 

@@ -25,7 +25,10 @@ def test_registry_names() -> None:
         "process_batches",
         "processes_threads",
         "asyncio",
+        "asyncio_threads",
         "pipeline",
+        "dask",
+        "auto",
     ]
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from fileio.job import Strategy
 from fileio.strategies import (
     asyncio_aiofiles,
+    asyncio_threads,
+    auto,
+    dask_cluster,
     pipeline,
     process_batches,
     processes,
@@ -23,7 +26,10 @@ STRATEGIES: dict[str, Strategy] = {
         process_batches,
         processes_threads,
         asyncio_aiofiles,
+        asyncio_threads,
         pipeline,
+        dask_cluster,
+        auto,
     )
 }
 

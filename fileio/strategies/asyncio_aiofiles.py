@@ -63,5 +63,8 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
 
 
 STRATEGY = Strategy(
-    "asyncio", "asyncio with aiofiles; `workers` coroutines bound concurrency", _save, requires="aiofiles"
+    "asyncio",
+    "asyncio with aiofiles; as many coroutines as workers, a thread hop per aiofiles call",
+    _save,
+    requires="aiofiles",
 )

@@ -1,0 +1,29 @@
+"""asyncio_threads: asyncio where one ``asyncio.to_thread`` call saves a whole file (generate, open, write,
+sync, close), on an executor of ``workers`` threads: one trip to a thread and back per file."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from fileio.guards import run_interruptible
+from fileio.job import Job, OnSaved, Strategy
+from fileio.tasks import run_coroutines
+
+
+async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    import asyncio
+
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers, "fileio-asyncio"))
+
+    async def save_one(file_id: int) -> int:
+        return await asyncio.to_thread(job.save, file_id)
+
+    await run_coroutines(save_one, ids, workers, on_saved)
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Run ``workers`` coroutines on a fresh event loop whose default executor has ``workers`` threads."""
+    run_interruptible(_save_all(job, ids, workers, on_saved))
+
+
+STRATEGY = Strategy("asyncio_threads", "asyncio; one asyncio.to_thread call saves a whole file", _save)

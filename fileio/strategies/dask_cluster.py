@@ -1,0 +1,239 @@
+"""dask: batches of ids saved by the worker processes of a dask.distributed cluster.
+
+By default the save starts a ``LocalCluster`` of ``workers`` processes and closes it afterwards; given a
+scheduler address (the ``FILEIO_DASK_SCHEDULER`` environment variable, or :func:`with_scheduler`) it uses that
+running cluster and leaves it running. Every worker must see the target directory, so on a cluster of several
+machines it must be on shared storage: each worker checks that it can see it before any work is sent.
+
+Dask costs roughly a millisecond per task, so a task is a batch of files: ``BATCHES_PER_WORKER`` batches per
+worker, whatever the number of files, and at most two per worker are submitted at once. The workers generate
+and write the files themselves: no file data passes through the client or the scheduler. Each saved file is
+announced as a small event, which the caller receives as per-file progress; a batch's result lists what it
+saved and how it failed, if it did. On the first failure, or Ctrl-C, every worker is told to stop this save's
+batches before their next file and waits until they have; a LocalCluster lets no task retry on another worker,
+so a killed worker fails its batches at once. dask and distributed are imported only when the strategy runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import resource
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from fileio.job import Job, OnSaved, SaveError, Strategy
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+SCHEDULER_VARIABLE = "FILEIO_DASK_SCHEDULER"
+BATCHES_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 2
+TOPIC = "fileio-saved"  # the workers' per-file events: [run, file id, bytes]
+# A LocalCluster costs its caller open files: ~20 for the scheduler and client, ~9 per worker (pipes to the
+# worker process, sockets to the scheduler). Under a low open-file limit it starts fewer workers.
+FILES_FOR_CLUSTER, FILES_PER_WORKER = 32, 10
+DESCRIPTION = "batches saved by the worker processes of a dask.distributed cluster, local or given"
+REQUIRES, INSTALL = "distributed", "pip install 'fileio[dask]'"
+
+Saved = list[tuple[int, int]]  # (file id, bytes) of each file a batch saved
+
+# In a worker process: the saves told to stop, and the batches running now, as (save, thread).
+_stopped: set[str] = set()
+_running: set[tuple[str, int]] = set()
+
+
+def save_batch(job: Job, run: str, batch: list[int]) -> tuple[Saved, SaveError | None]:
+    """On a worker: save a batch one file after another, announcing each saved file, until one fails or the
+    save ``run`` is stopped. Returns what it saved and the failure, if any."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    me = (run, threading.get_ident())
+    _running.add(me)
+    saved: Saved = []
+    try:
+        for file_id in batch:
+            if run in _stopped:
+                break
+            try:
+                nbytes = job.save(file_id)
+            except SaveError as error:
+                return saved, error
+            worker.log_event(TOPIC, [run, file_id, nbytes])
+            saved.append((file_id, nbytes))
+    finally:
+        _running.discard(me)
+    return saved, None
+
+
+async def _stop(run: str) -> None:
+    """On a worker: make the batches of save ``run`` stop before their next file, and wait until they have."""
+    import asyncio  # here: importing it costs every user of fileio ~10 ms otherwise
+
+    _stopped.add(run)
+    while any(running == run for running, _ in _running):
+        await asyncio.sleep(0.005)
+
+
+def sees(directory: str) -> bool:
+    """On a worker: whether it can see ``directory``."""
+    return os.path.isdir(directory)
+
+
+def check_visible(client: Client, directory: str | os.PathLike[str]) -> None:
+    """Raise ValueError unless every worker of the cluster sees ``directory`` (and there is a worker)."""
+    seen = client.run(sees, os.fspath(directory))
+    if not seen:
+        raise ValueError(f"the dask cluster at {client.scheduler_info()['address']} has no workers")
+    blind = sorted(address for address, visible in seen.items() if not visible)
+    if blind:
+        raise ValueError(
+            f"directory {directory} is not visible to dask worker(s) {', '.join(blind)}: the target must be "
+            "on storage every worker can see (shared storage)"
+        )
+
+
+def dask_setup(worker: object) -> None:
+    """Preloaded by the LocalCluster's worker processes: Ctrl-C is the caller's to handle (it stops the
+    batches and closes the cluster), and would make each worker print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _local_workers(workers: int) -> int:
+    """How many worker processes a LocalCluster gets: ``workers``, fewer where the open-file limit is low."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if limit == resource.RLIM_INFINITY:
+        return workers
+    spare = limit - len(os.listdir("/dev/fd")) - FILES_FOR_CLUSTER
+    return max(1, min(workers, spare // FILES_PER_WORKER))
+
+
+@contextmanager
+def _client(address: str | None, workers: int) -> Iterator[Client]:
+    """A client of the cluster at ``address``, left running; or, without one, of a LocalCluster of
+    ``workers`` processes started now and closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        with Client(address, set_as_default=False) as client:
+            yield client
+        return
+    cluster = LocalCluster(
+        n_workers=_local_workers(workers),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # failures reach the caller as SaveError; a killed worker logs noise
+        scheduler_kwargs={
+            "allowed_failures": 0,  # a killed worker's batches fail instead of retrying
+            "dashboard_address": "127.0.0.1:0",  # its HTTP server (no dashboard) on a free port, not 8787
+        },
+        preload=[__name__],  # dask_setup
+    )
+    with cluster, Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def _batches(ids: list[int], workers: int) -> list[list[int]]:
+    """``ids`` in contiguous batches, ``BATCHES_PER_WORKER`` per worker: few tasks, however many files."""
+    size = math.ceil(len(ids) / (BATCHES_PER_WORKER * workers))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_saved: OnSaved) -> None:
+    """Save every batch on the cluster with at most ``IN_FLIGHT_PER_WORKER x workers`` submitted at once,
+    passing each saved file to ``on_saved`` as its event or its batch's result arrives. On the first failure
+    nothing more is submitted and running batches stop; once all have ended, SaveError names every failed
+    id."""
+    from distributed import Future, KilledWorker
+
+    run = uuid.uuid4().hex
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # events' messages and finished futures
+    reported: set[int] = set()
+    pending: dict[Future, list[int]] = {}
+    failures: list[SaveError] = []
+    remaining = iter(batches)
+
+    def report(file_id: int, nbytes: int) -> None:
+        if file_id not in reported:  # a file is announced by its event and again in its batch's result
+            reported.add(file_id)
+            on_saved(file_id, nbytes)
+
+    def fail(error: SaveError) -> None:
+        if not failures:
+            client.run(_stop, run, on_error="ignore")
+        failures.append(error)
+
+    client.subscribe_topic(TOPIC, lambda event: inbox.put(event[1]))
+    try:
+        while True:
+            while not failures and len(pending) < IN_FLIGHT_PER_WORKER * workers:
+                if (batch := next(remaining, None)) is None:
+                    break
+                future = client.submit(save_batch, job, run, batch, pure=False)
+                future.add_done_callback(inbox.put)
+                pending[future] = batch
+            if not pending:
+                break
+            message = inbox.get()
+            if not isinstance(message, Future):
+                if message[0] == run:
+                    report(message[1], message[2])
+                continue
+            batch = pending.pop(message)
+            if message.status == "finished" and reported.issuperset(batch):
+                continue  # every file announced: its result would only repeat them (and cost a round trip)
+            try:
+                saved, error = message.result()
+            except KilledWorker as lost:
+                unsaved = [file_id for file_id in batch if file_id not in reported]
+                fail(SaveError(unsaved, RuntimeError(f"a dask worker was terminated abruptly: {lost}")))
+                continue
+            except Exception as broken:  # e.g. the task could not be sent to or run on a worker
+                fail(SaveError([file_id for file_id in batch if file_id not in reported], broken))
+                continue
+            for file_id, nbytes in saved:
+                report(file_id, nbytes)
+            if error is not None:
+                fail(error)
+    except BaseException:  # Ctrl-C, or a failing progress callback
+        client.run(_stop, run, on_error="ignore")
+        client.cancel(list(pending))
+        raise
+    finally:
+        client.unsubscribe_topic(TOPIC)
+    if failures:
+        raise SaveError.merge(failures)
+
+
+def _save_on(address: str | None, job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Save ``ids`` on the cluster at ``address``, or on a LocalCluster when it is None."""
+    if not ids:
+        return
+    batches = _batches(ids, workers)
+    with _client(address, min(workers, len(batches))) as client:
+        check_visible(client, job.directory)
+        _run(client, job, batches, workers, on_saved)
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Use the cluster ``FILEIO_DASK_SCHEDULER`` names, read now, or start a LocalCluster."""
+    _save_on(os.environ.get(SCHEDULER_VARIABLE) or None, job, ids, workers, on_saved)
+
+
+def with_scheduler(address: str) -> Strategy:
+    """The ``dask`` strategy on the running cluster whose scheduler is at ``address`` (``tcp://host:port``)."""
+    return Strategy("dask", DESCRIPTION, partial(_save_on, address), requires=REQUIRES, install=INSTALL)
+
+
+STRATEGY = Strategy("dask", DESCRIPTION, _save, requires=REQUIRES, install=INSTALL, starts_processes=True)

@@ -1,0 +1,145 @@
+"""The probe (fileio/probe.py): raw writes on real files, the ceiling model, the report, fio beside."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fileio import DURABILITIES, Ceiling, CsvWorkload, PayloadWorkload, probe
+from fileio.probe import fio_files_per_s, generation_seconds, measure_ceiling, probe_report, raw_write_seconds
+
+ROWS = [(size, durability) for size in ("4KiB", "256KiB", "1MiB") for durability in DURABILITIES]
+QUICK_REPORT = (
+    "import sys\nfrom fileio.probe import probe_report\nprint(*probe_report(sys.argv[1], 0.01, 1), sep='\\n')"
+)
+
+
+def report_rows(text: str) -> dict[tuple[str, str], str]:
+    """The report's raw-write rows by (size, durability)."""
+    return {key: line for line in text.splitlines() if (key := tuple(line.split()[:2])) in ROWS}
+
+
+@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+@pytest.mark.parametrize("durability", DURABILITIES)
+def test_raw_writes_make_the_files_then_remove_them(
+    durability: str, mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file has the asked size under its final name, no temporary is left, and nothing stays after."""
+    seen: dict[str, int] = {}
+    remove = shutil.rmtree
+
+    def look_then_remove(path: str) -> None:
+        seen.update({entry.name: entry.stat().st_size for entry in os.scandir(path)})
+        remove(path)
+
+    monkeypatch.setattr(probe.shutil, "rmtree", look_then_remove)
+    seconds = raw_write_seconds(tmp_path, 1000, durability, 5, concurrency=2, mechanism=mechanism)
+    assert seconds > 0
+    assert seen == {f"f{file_id}": 1000 for file_id in range(5)}
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+def test_a_writer_error_reaches_the_caller(mechanism: str, tmpfs) -> None:
+    """A full disk in a writer thread or process raises its OSError in the caller; nothing is left behind."""
+    full = tmpfs("1m")
+    with pytest.raises(OSError, match="No space left"):
+        raw_write_seconds(full, 256 << 10, "none", 16, concurrency=2, mechanism=mechanism)
+    assert list(full.iterdir()) == []
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="durability"):
+        raw_write_seconds(tmp_path, 10, "sync", 1)
+    with pytest.raises(ValueError, match="concurrency"):
+        raw_write_seconds(tmp_path, 10, "none", 1, concurrency=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ceiling_model_on_known_numbers() -> None:
+    """The larger of generation on min(workers, CPUs) cores and the best raw write with <= ``workers``."""
+    slow_to_make = Ceiling(
+        files=100, size=1, generation_s_per_file=0.01, raw_seconds={1: 0.5, 2: 0.3, 4: 0.35}
+    )
+    assert slow_to_make.seconds(workers=1, cpus=2) == pytest.approx(1.0)  # 100 x 10 ms on one core
+    assert slow_to_make.seconds(workers=2, cpus=2) == pytest.approx(0.5)  # two cores
+    assert slow_to_make.seconds(workers=4, cpus=2) == pytest.approx(0.5)  # still two cores
+    slow_to_write = Ceiling(
+        files=100, size=1, generation_s_per_file=0.001, raw_seconds={1: 0.5, 2: 0.3, 4: 0.35}
+    )
+    assert slow_to_write.seconds(workers=1, cpus=2) == pytest.approx(0.5)
+    assert slow_to_write.seconds(workers=3, cpus=8) == pytest.approx(
+        0.3
+    )  # the best with at most 3: 2 writers
+    assert slow_to_write.seconds(workers=4, cpus=8) == pytest.approx(0.3)  # 4 writers are no better than 2
+
+
+def test_measured_ceiling(tmp_path: Path) -> None:
+    """measure_ceiling times every concurrency asked for, on the job's own files and size, leaving nothing."""
+    workload = CsvWorkload(n_lines=50)
+    ceiling = measure_ceiling(tmp_path, workload, 6, "fsync", [2, 1, 2], repeats=1)
+    assert (ceiling.files, ceiling.size) == (6, len(workload.data(0)))
+    assert sorted(ceiling.raw_seconds) == [1, 2] and min(ceiling.raw_seconds.values()) > 0
+    assert ceiling.generation_s_per_file > 0 and ceiling.seconds(2, 2) > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generation_cost() -> None:
+    """The classic CSV costs far more to make than a 4 KiB payload (about 6 ms against 0.01 ms here)."""
+    assert generation_seconds(CsvWorkload(), files=4) > 10 * generation_seconds(
+        PayloadWorkload(4096), files=4
+    )
+
+
+def test_report_without_fio_says_so(tmp_path: Path) -> None:
+    """With no fio on PATH, every row's fio column says it is not installed; every size and durability has a
+    row with the three raw rates."""
+    empty = tmp_path / "no-fio-here"
+    empty.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", QUICK_REPORT, str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": str(empty)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "fileio probe of" in done.stdout and "csv (default)" in done.stdout
+    rows = report_rows(done.stdout)
+    assert sorted(rows) == sorted(ROWS)
+    for row in rows.values():
+        assert row.endswith("fio not installed") and len(row.split()) == 3 + 6 + 3
+    assert [path.name for path in tmp_path.iterdir()] == ["no-fio-here"]
+
+
+def fio_or_skip() -> str:
+    fio = shutil.which("fio")
+    if fio is None:
+        pytest.skip("fio is not installed (apt-get install fio): its column cannot be checked here")
+    return fio
+
+
+def test_fio_beside(tmp_path: Path) -> None:
+    """With fio installed, its rate is parsed for none and fsync; it has no rename, so no atomic figure."""
+    fio_or_skip()
+    for durability in ("none", "fsync"):
+        rate = fio_files_per_s(tmp_path, 4096, durability, 32)
+        assert rate is not None and rate > 0
+    with pytest.raises(ValueError, match="cannot rename"):
+        fio_files_per_s(tmp_path, 4096, "atomic", 32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_with_fio(tmp_path: Path) -> None:
+    """With fio installed, the report shows its files/s and MB/s beside the raw rates, n/a for atomic."""
+    fio_or_skip()
+    rows = report_rows("\n".join(probe_report(tmp_path, 0.01, 1)))
+    assert sorted(rows) == sorted(ROWS)
+    for (_, durability), row in rows.items():
+        if durability == "atomic":
+            assert row.endswith("n/a: no rename")
+        else:
+            assert len(row.split()) == 3 + 8 and float(row.split()[-2]) > 0
+    assert list(tmp_path.iterdir()) == []
