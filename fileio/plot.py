@@ -65,7 +65,8 @@ def _scaling_panel(axes: Any, job: str, points: list[Point]) -> None:
                 workers, [own[0].mb_per_s * count for count in workers], "k--", linewidth=1, label="ideal"
             )
         else:
-            axes.plot([p.workers for p in own], [p.mb_per_s for p in own], marker="o", label=strategy)
+            style = "-." if strategy == "auto" else "-"
+            axes.plot([p.workers for p in own], [p.mb_per_s for p in own], style, marker="o", label=strategy)
     ceilings = [
         max(
             (p.ceiling_mb_per_s for p in points if p.workers == count and p.ceiling_mb_per_s),
@@ -103,7 +104,9 @@ def figure(jobs: dict[str, list[Point]]) -> Any:
             _bar_panel(axes, job, points)
         axes.set_title(job)
         axes.set_ylabel("MB/s")
-        axes.set_ylim(bottom=0)
+        # Room for every measured point and the ceiling; ideal scaling may run off the top.
+        highest = max(max(p.mb_per_s for p in points), max((p.ceiling_mb_per_s or 0) for p in points))
+        axes.set_ylim(0, 1.3 * highest)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
     fig.tight_layout()

@@ -34,7 +34,7 @@ def test_quick_profile() -> None:
         cases[2 * per_job].id == "control-w1-64KiB-atomic" and cases[-1].id == "control_again-w1-64KiB-atomic"
     )
     assert cases[0].job.workload == CsvWorkload() and cases[0].job.files == 48
-    assert cases[per_job].job.workload == PayloadWorkload(256 * 1024) and cases[per_job].job.files == 256
+    assert cases[per_job].job.workload == PayloadWorkload(256 * 1024) and cases[per_job].job.files == 128
     assert cases[-1].job.workload == PayloadWorkload(64 * 1024) and cases[-1].job.files == 64
     assert [case.is_control for case in cases[:2]] == [True, False]
 
