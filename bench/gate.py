@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.matrix import CONTROLS, DEFAULT_GATE_THRESHOLD
+from bench.stats import CONFIDENCE, bootstrap_interval
 
-CONFIDENCE = 0.95
 RESAMPLES = 4000
 # Between two runs on a shared machine, cases move by far more than their rounds vary within a run. The
 # interval is widened by this many run-to-run spreads, measured on the job's other cases. On a 2-core VM
@@ -132,19 +132,7 @@ def _log_change(
 
 def _round_interval(sets: tuple[list[float], ...]) -> tuple[float, float]:
     """Bootstrap interval of the log change, resampling the raw rounds of all four sets."""
-    import numpy as np
-    from scipy.stats import bootstrap
-
-    interval = bootstrap(
-        sets,
-        _log_change,
-        n_resamples=RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(0),
-    ).confidence_interval
-    return float(interval.low), float(interval.high)
+    return bootstrap_interval(sets, _log_change, RESAMPLES)
 
 
 def _run_to_run_spread(changes: list[float]) -> float:

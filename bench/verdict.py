@@ -11,12 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import bootstrap
 
 from bench.matrix import CONTROL, CONTROL_AGAIN, CSV
+from bench.stats import CONFIDENCE, bootstrap_interval
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
-CONFIDENCE = 0.95
 RESAMPLES = 2000
 # The two controls of a job differing by more than this means the machine changed speed while the job ran:
 # the gate's own threshold, since drift that large would fail it too.
@@ -61,16 +60,7 @@ def _ratio_interval(slow: list[float], fast: list[float]) -> tuple[float, float,
     ratio = float(statistic(np.asarray(slow), np.asarray(fast)))
     if len(slow) < 2 or len(fast) < 2:
         return ratio, ratio, ratio
-    interval = bootstrap(
-        (slow, fast),
-        statistic,
-        n_resamples=RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(0),
-    ).confidence_interval
-    return ratio, float(interval.low), float(interval.high)
+    return (ratio, *bootstrap_interval((slow, fast), statistic, RESAMPLES))
 
 
 def read_cases(run: dict[str, Any]) -> dict[str, list[Case]]:

@@ -83,12 +83,18 @@ def build_parser() -> Parser:
         formatter_class=Formatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    save = commands.add_parser(
+
+    def command(name: str, summary: str, description: str, example: str | None = None) -> Parser:
+        epilog = f"example:\n  {example}" if example else None
+        return commands.add_parser(
+            name, help=summary, description=description, epilog=epilog, formatter_class=Formatter
+        )
+
+    save = command(
         "save",
-        help="save files with one strategy and print the throughput",
-        description="Save files 0..N-1 with one strategy and print what it wrote and how fast.",
-        epilog="example:\n  fileio save --strategy threads --workers 4 --size 256KiB --durability atomic out",
-        formatter_class=Formatter,
+        "save files with one strategy and print the throughput",
+        "Save files 0..N-1 with one strategy and print what it wrote and how fast.",
+        "fileio save --strategy threads --workers 4 --size 256KiB --durability atomic out",
     )
     save.add_argument("directory", help="where to save (created if missing)")
     save.add_argument(
@@ -115,26 +121,23 @@ def build_parser() -> Parser:
         help="a live progress bar (default: on a terminal only)",
     )
     save.add_argument("--scheduler", help="with --strategy dask: the address of a running Dask scheduler")
-    commands.add_parser(
+    command(
         "strategies",
-        help="list the strategies and whether each can run here",
-        description="Each strategy, what it does, and whether it can run here.",
-        formatter_class=Formatter,
+        "list the strategies and whether each can run here",
+        "Each strategy, what it does, and whether it can run here.",
     )
-    probe = commands.add_parser(
+    probe = command(
         "probe",
-        help="measure this machine's ceiling: making bytes, and writing them with plain os.write loops",
-        description="Measure what bounds saving files on DIR's filesystem, with no fileio strategy involved.",
-        epilog="example:\n  fileio probe /mnt/data",
-        formatter_class=Formatter,
+        "measure this machine's ceiling: making bytes, and writing them with plain os.write loops",
+        "Measure what bounds saving files on DIR's filesystem, with no fileio strategy involved.",
+        "fileio probe /mnt/data",
     )
     probe.add_argument("directory", nargs="?", default=".", help="a directory on the filesystem to measure")
-    plot = commands.add_parser(
+    plot = command(
         "plot",
-        help="draw a saved benchmark run: throughput against workers, one panel per job",
-        description="Draw a run saved by `pytest bench/` (JSON, from .benchmarks/ or --benchmark-json).",
-        epilog="example:\n  fileio plot .benchmarks/Linux-CPython-3.11-64bit/0001_run.json -o scaling.png",
-        formatter_class=Formatter,
+        "draw a saved benchmark run: throughput against workers, one panel per job",
+        "Draw a run saved by `pytest bench/` (JSON, from .benchmarks/ or --benchmark-json).",
+        "fileio plot .benchmarks/Linux-CPython-3.11-64bit/0001_run.json -o scaling.png",
     )
     plot.add_argument("results", help="the saved run (JSON)")
     plot.add_argument(
