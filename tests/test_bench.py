@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,7 +140,7 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     heading = next(line for line in second.stdout.splitlines() if line.startswith("strategy "))
     assert heading.split()[-3:] == ["prev", "x", "change"]
     row = next(line for line in second.stdout.splitlines() if line.startswith("threads "))
-    assert f"{median:.4f}" in row and "%" in row.split()[-1]
+    assert f"{median:.4f}" in row and re.search(r" [+-]\d+%", row), row
 
 
 def test_plot_of_a_real_run(tmp_path: Path) -> None:
