@@ -1,4 +1,5 @@
-"""Running tasks on pools: bounded submission, errors that reach the caller, progress from processes."""
+"""Running tasks on process pools, threads and coroutines: bounded submission, errors that reach the caller,
+progress from every worker."""
 
 from __future__ import annotations
 
