@@ -222,7 +222,7 @@ def probe_command(args: argparse.Namespace) -> int:
     from fileio.probe import probe_report
 
     if not os.path.isdir(args.directory):
-        raise BadInput(f"probe: {args.directory!r} is not an existing directory")
+        raise BadInput(f"{args.directory!r} is not an existing directory")
     for line in probe_report(args.directory):
         print(line, flush=True)
     return 0
