@@ -163,3 +163,19 @@ def test_your_own_workload(strategy: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(target))[:2] == ["doc-00000.json", "doc-00001.json"]
     assert (target / "doc-00007.json").read_text() == '{"id": 7, "square": 49}'
+
+
+def test_probe_and_plot_refuse_what_is_not_there(tmp_path: Path) -> None:
+    for args, message in [
+        (
+            ["probe", str(tmp_path / "absent")],
+            f"fileio probe: error: '{tmp_path / 'absent'}' is not an existing",
+        ),
+        (
+            ["plot", str(tmp_path / "run.json")],
+            f"fileio plot: error: {tmp_path / 'run.json'}: not a readable JSON",
+        ),
+    ]:
+        done = fileio(*args)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert done.stderr.startswith(message)
