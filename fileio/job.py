@@ -180,14 +180,18 @@ class Strategy:
     requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
     starts_processes: bool = False  # whether it runs worker processes, which re-import the main program
     install: str | None = None  # how to install ``requires``, when not ``pip install NAME``
+    # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None
+    available: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def unavailable_reason(self) -> str | None:
-        """Why this strategy cannot run here (its optional dependency is missing), or None when it can."""
-        if self.requires is None or importlib.util.find_spec(self.requires) is not None:
-            return None
-        install = self.install or f"pip install {self.requires}"
-        return f"strategy {self.name!r} needs {self.requires}: {install}"
+        """Why this strategy cannot run here (its optional dependency, or a feature of the system, is
+        missing), or None when it can."""
+        if self.requires is not None and importlib.util.find_spec(self.requires) is None:
+            install = self.install or f"pip install {self.requires}"
+            return f"strategy {self.name!r} needs {self.requires}: {install}"
+        reason = self.available() if self.available is not None else None
+        return f"strategy {self.name!r} cannot run here: {reason}" if reason else None
 
     def __call__(
         self,

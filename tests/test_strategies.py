@@ -26,6 +26,7 @@ def test_registry_names() -> None:
         "processes_threads",
         "asyncio",
         "asyncio_threads",
+        "io_uring",
         "pipeline",
         "dask",
         "auto",

@@ -1,0 +1,228 @@
+"""io_uring: one thread keeps ``workers`` files in flight through a Linux io_uring ring (the ``liburing``
+package). Each file's open is submitted alone; once its descriptor is known, its write, fsync (fsync and
+atomic) and close go in as one linked chain, so many fsyncs wait at once. An atomic file is written to a
+temporary of its own and renamed with :func:`os.replace` after its close."""
+
+from __future__ import annotations
+
+import errno
+import os
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.writer import temporary_name
+
+_OPEN, _WRITE, _FSYNC, _CLOSE = range(4)  # an operation's kind: user_data is slot * 4 + kind
+_OPS_PER_FILE = 3  # at most in flight for one file: write, fsync, close
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+_MODE = 0o666
+
+
+@dataclass(eq=False)
+class _File:
+    """One file in flight: what it writes, its descriptor once open, and its operations still running."""
+
+    file_id: int
+    path: str  # the final name
+    name: str  # the name written: ``path``, or its temporary for an atomic save
+    data: bytes
+    chunk: bytes = b""  # the bytes of the write in flight: kept alive until it completes
+    fd: int = -1
+    created: bool = False  # whether its open succeeded: only then is a temporary ours to remove
+    written: int = 0
+    pending: int = 0
+    error: OSError | None = None
+
+
+class _Ring:
+    """The files in flight on one ring, by slot; failures are collected and stop new submissions."""
+
+    def __init__(self, uring: ModuleType, ring: object, job: Job, workers: int, on_saved: OnSaved) -> None:
+        self.uring, self.ring, self.job, self.on_saved = uring, ring, job, on_saved
+        self.cqe = uring.Cqe()
+        self.files: dict[int, _File] = {}
+        self.free = list(range(workers))
+        self.in_flight = 0
+        self.errors: list[SaveError] = []
+        self.stopping = False
+
+    def run(self, ids: list[int]) -> None:
+        """Save every id; on a failure or an interrupt, wait for the operations in flight and clean up."""
+        todo = iter(ids)
+        try:
+            while True:
+                while not self.stopping and self.free and (file_id := next(todo, None)) is not None:
+                    self._start(self.free.pop(), file_id)
+                if not self.in_flight:
+                    break
+                self._wait()
+        finally:
+            self.stopping = True
+            while self.in_flight:
+                self._wait()
+            for file in self.files.values():
+                self._discard(file)
+        if self.errors:
+            raise SaveError.merge(self.errors)
+
+    def _queue(self, slot: int, kind: int) -> Any:
+        """A submission entry for the file in ``slot``; the caller prepares it."""
+        sqe = self.uring.io_uring_get_sqe(self.ring)
+        if sqe is None:  # the submission queue is full (a ring clamped below ``workers`` files): send it off
+            self.uring.io_uring_submit(self.ring)
+            sqe = self.uring.io_uring_get_sqe(self.ring)
+        sqe.user_data = slot * 4 + kind
+        self.files[slot].pending += 1
+        self.in_flight += 1
+        return sqe
+
+    def _start(self, slot: int, file_id: int) -> None:
+        try:
+            data = self.job.generate(file_id)
+        except SaveError as error:
+            self._fail(error)
+            self.free.append(slot)
+            return
+        path = self.job.file_path(file_id)
+        atomic = self.job.durability == "atomic"
+        name = temporary_name(path, self.job.owner) if atomic else path
+        self.files[slot] = _File(file_id, path, name, data)
+        flags = _CREATE | (os.O_EXCL if atomic else os.O_TRUNC)
+        self.uring.io_uring_prep_open(self._queue(slot, _OPEN), name, flags, _MODE)
+
+    def _write_chain(self, slot: int, file: _File) -> None:
+        """Submit the rest of the file's bytes, its fsync and its close, linked: a failed or short write
+        cancels the rest of the chain."""
+        uring, link = self.uring, self.uring.IOSQE_IO_LINK
+        file.chunk = file.data[file.written :] if file.written else file.data
+        sqe = self._queue(slot, _WRITE)
+        uring.io_uring_prep_write(sqe, file.fd, file.chunk, file.written)
+        sqe.flags = link
+        if self.job.durability != "none":
+            sqe = self._queue(slot, _FSYNC)
+            uring.io_uring_prep_fsync(sqe, file.fd)
+            sqe.flags = link
+        uring.io_uring_prep_close(self._queue(slot, _CLOSE), file.fd)
+
+    def _wait(self) -> None:
+        """Submit what is queued, wait for at least one completion and handle every one that is ready."""
+        uring = self.uring
+        try:
+            uring.io_uring_submit_and_wait(self.ring, 1)
+        except InterruptedError:
+            return
+        for _ in range(uring.io_uring_cq_ready(self.ring)):
+            uring.io_uring_peek_cqe(self.ring, self.cqe)
+            entry = self.cqe[0]
+            user_data = entry.user_data
+            try:
+                result, error = entry.res or 0, 0  # None only with an error raised
+            except OSError as failure:  # the binding raises for a negative result
+                result, error = -1, failure.errno or errno.EIO
+            self.in_flight -= 1
+            uring.io_uring_cqe_seen(self.ring, entry)
+            slot, kind = divmod(user_data, 4)
+            self._complete(slot, kind, result, error)
+
+    def _complete(self, slot: int, kind: int, result: int, error: int) -> None:
+        file = self.files[slot]
+        file.pending -= 1
+        if error == errno.ECANCELED:  # a link after a failed or short write: the file goes on from its state
+            pass
+        elif error:
+            file.error = file.error or OSError(error, os.strerror(error), file.name)
+            if kind == _CLOSE:
+                file.fd = -1  # a failed close still releases the descriptor
+        elif kind == _OPEN:
+            file.fd, file.created = result, True
+        elif kind == _WRITE:
+            file.written += result
+        elif kind == _CLOSE:
+            file.fd = -1
+        if not file.pending:
+            self._advance(slot, file)
+
+    def _advance(self, slot: int, file: _File) -> None:
+        """The file's operations are all done: go on, finish it, or give it up."""
+        if file.error is None and not self.stopping and file.fd >= 0:
+            self._write_chain(slot, file)  # just opened, or after a short write
+            return
+        del self.files[slot]
+        self.free.append(slot)
+        if file.error is None and not self.stopping and file.written < len(file.data):
+            file.error = OSError(errno.EIO, "short write not completed", file.name)
+        if file.error is not None or self.stopping:
+            self._discard(file)
+            if file.error is not None:
+                self._fail(SaveError([file.file_id], file.error))
+            return
+        if file.name != file.path:
+            try:
+                os.replace(file.name, file.path)
+            except OSError as error:
+                self._discard(file)
+                self._fail(SaveError([file.file_id], error))
+                return
+        self.on_saved(file.file_id, len(file.data))
+
+    def _discard(self, file: _File) -> None:
+        """Close the file's descriptor if still open and remove its temporary."""
+        if file.fd >= 0:
+            with suppress(OSError):
+                os.close(file.fd)
+            file.fd = -1
+        if file.created and file.name != file.path:
+            with suppress(FileNotFoundError):
+                os.unlink(file.name)
+
+    def _fail(self, error: SaveError) -> None:
+        self.errors.append(error)
+        self.stopping = True
+
+
+@cache
+def _unavailable() -> str | None:
+    """Why no io_uring ring can be set up here (an old kernel, seccomp, ``kernel.io_uring_disabled``), or
+    None. Checked once per process."""
+    import liburing
+
+    ring = liburing.Ring()
+    try:
+        liburing.io_uring_queue_init(1, ring)
+    except OSError as error:
+        setting = Path("/proc/sys/kernel/io_uring_disabled")
+        disabled = setting.read_text().strip() if setting.exists() else "0"
+        sysctl = f", kernel.io_uring_disabled = {disabled}" if disabled != "0" else ""
+        return f"io_uring is unavailable ({error}{sysctl})"
+    liburing.io_uring_queue_exit(ring)
+    return None
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Save with ``workers`` files in flight on one ring, in the caller's thread."""
+    reason = _unavailable()
+    if reason:
+        raise RuntimeError(f"strategy 'io_uring' cannot run here: {reason}")
+    import liburing
+
+    ring = liburing.Ring()
+    liburing.io_uring_queue_init(workers * _OPS_PER_FILE, ring, liburing.IORING_SETUP_CLAMP)
+    try:
+        _Ring(liburing, ring, job, workers, on_saved).run(ids)
+    finally:
+        liburing.io_uring_queue_exit(ring)
+
+
+STRATEGY = Strategy(
+    "io_uring",
+    "one thread keeping `workers` files in flight on an io_uring ring: open, then write+fsync+close linked",
+    _save,
+    requires="liburing",
+    install="pip install liburing",
+    available=_unavailable,
+)
