@@ -23,7 +23,7 @@ from time import perf_counter
 
 from fileio.tasks import CONTEXT, split
 from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size
-from fileio.writer import DURABILITIES
+from fileio.writer import DURABILITIES, fsync_directory
 
 MECHANISMS = ("threads", "processes")
 PROBE_SIZES = (4 << 10, 256 << 10, 1 << 20)
@@ -111,14 +111,6 @@ def _write_chunk(
         raise
 
 
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def raw_write_seconds(
     directory: str | os.PathLike[str],
     size: int,
@@ -161,7 +153,7 @@ def raw_write_seconds(
                 gates.go.set()
                 gates.ready.wait()
                 if durability != "none":
-                    _fsync_directory(target)
+                    fsync_directory(target)
                 elapsed = perf_counter() - start
             for future in done:
                 future.result()
