@@ -5,7 +5,10 @@ writes, no fileio strategy; measured first and last in the job, rounds pooled), 
 uniformly slower or faster changes no ratio. A case has regressed when its ratio grew by more than the
 threshold *and* the change is significant: its interval lies wholly above zero. The interval is a bootstrap
 confidence interval over the raw rounds of all four sets (case and control, baseline and current), widened by
-the run-to-run noise seen in the same comparison: the robust spread of the changes of the job's cases.
+the noise the two runs show themselves: the run-to-run spread (the robust spread of the changes of the job's
+cases) or, when larger, the drift within each run (how far the job's first and last controls moved apart; a
+case measured between them can be off by that much, and with fewer than three cases in a job it is the only
+measure of the machine's noise there is).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.matrix import CONTROLS, DEFAULT_GATE_THRESHOLD
+from bench.matrix import CONTROL, CONTROL_AGAIN, CONTROLS, DEFAULT_GATE_THRESHOLD
 from bench.stats import CONFIDENCE, bootstrap_interval
 
 RESAMPLES = 4000
@@ -39,17 +42,26 @@ class Run:
     profile: str
     samples: dict[str, list[float]]  # case id -> round times in seconds
     jobs: dict[str, str]  # case id -> job name
-    controls: frozenset[str]  # the ids of the control cases
+    controls: dict[str, str]  # control case id -> its strategy (CONTROL or CONTROL_AGAIN)
 
-    def control(self, job: str) -> list[float] | None:
-        """The rounds of every control case of ``job``, pooled; None when it has none."""
+    def control(self, job: str, strategies: tuple[str, ...] = CONTROLS) -> list[float] | None:
+        """The rounds of ``job``'s control cases (both by default), pooled; None when it has none."""
         rounds = [
             time
             for case, name in self.jobs.items()
-            if name == job and case in self.controls
+            if name == job and self.controls.get(case) in strategies
             for time in self.samples[case]
         ]
         return rounds or None
+
+    def drift(self, job: str) -> float:
+        """|log| of how far ``job``'s last control moved from its first within the run; 0 without both."""
+        import numpy as np
+
+        first, last = self.control(job, (CONTROL,)), self.control(job, (CONTROL_AGAIN,))
+        if first is None or last is None:
+            return 0.0
+        return float(abs(np.log(np.median(last) / np.median(first))))
 
 
 def run_from_json(data: object, source: str) -> Run:
@@ -81,7 +93,7 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
     profiles: set[str] = set()
     samples: dict[str, list[float]] = {}
     jobs: dict[str, str] = {}
-    controls: set[str] = set()
+    controls: dict[str, str] = {}
     for data, name in runs:
         if not isinstance(data, dict) or "fileio" not in data or "benchmarks" not in data:
             raise GateInputError(f"{name}: not a fileio benchmark run (saved by `pytest bench/`)")
@@ -98,10 +110,10 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
             samples.setdefault(bench["param"], []).extend(rounds)
             jobs[bench["param"]] = info["job"]
             if info["strategy"] in CONTROLS:
-                controls.add(bench["param"])
+                controls[bench["param"]] = info["strategy"]
     if len(profiles) > 1:
         raise GateInputError(f"{source}: runs of different profiles pooled: {', '.join(sorted(profiles))}")
-    return Run(profiles.pop(), samples, jobs, frozenset(controls))
+    return Run(profiles.pop(), samples, jobs, controls)
 
 
 @dataclass(frozen=True)
@@ -174,7 +186,8 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
     comparisons = []
     for case, four in sets.items():
         low, high = _round_interval(four)
-        margin = RUN_TO_RUN_Z * spread[jobs[case]]
+        job = jobs[case]
+        margin = max(RUN_TO_RUN_Z * spread[job], baseline.drift(job) + current.drift(job))
         low, high, change = low - margin, high + margin, changes[case]
         if change > limit and low > 0:
             verdict = "REGRESSED"
@@ -200,7 +213,8 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
     lines = [
         f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval     verdict",
         f"(ratios: case median / control median in the same run; interval: {CONFIDENCE:.0%} bootstrap over "
-        f"the rounds, widened by {RUN_TO_RUN_Z:g} x the run-to-run spread of the job's cases)",
+        f"the rounds, widened by {RUN_TO_RUN_Z:g} x the run-to-run spread of the job's cases or, if larger, "
+        "by the drift between the job's two controls in each run)",
     ]
     for row in comparisons:
         interval = f"[{row.low:+.1%}, {row.high:+.1%}]"

@@ -104,6 +104,17 @@ def test_noisy_slowdown_is_not_significant(tmp_path: Path) -> None:
     assert "not significant" in done.stdout
 
 
+def test_a_slowdown_within_the_controls_drift_is_not_significant(tmp_path: Path) -> None:
+    """A case 30 % slower, in a run whose first control came out 15 % faster and its last 20 % slower: the
+    machine moved that much within the run, so the change is reported as not significant, not failed."""
+    scale = {"processes-w2-csv-none": 1.3, "control-w1-csv-none": 0.85, "control_again-w1-csv-none": 1.2}
+    drifted = run_json(scale=scale)
+    done = gate(tmp_path, run_json(), drifted)
+    assert done.returncode == 0, done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.startswith("processes-w2-csv-none"))
+    assert row.endswith("not significant")
+
+
 def test_both_controls_are_pooled(tmp_path: Path) -> None:
     """The job's two control cases are pooled: one of them alone 50 % slower in every round moves the pooled
     median, and every ratio reads smaller; with only the first control the cases would not move at all."""
