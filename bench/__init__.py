@@ -23,5 +23,5 @@ REQUIRED_API = 1
 
 def has_api(version: int) -> bool:
     """Whether the fileio being measured has the names of API ``version`` (2: the probe, plot_run,
-    load_workload): older ones are measured without what needs them."""
+    load_workload; 3: WarmPool): older ones are measured without what needs them."""
     return version <= fileio.API_VERSION

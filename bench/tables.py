@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.matrix import Case
+from bench.matrix import WARM, Case
+
+WARM_NOTE = (
+    f"({WARM}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
+    "includes starting its workers)"
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ def job_table(
                 False,
             )
         )
+    if any(result.case.strategy == WARM for result in results):
+        lines.append((WARM_NOTE, False))
     return lines
 
 

@@ -17,6 +17,7 @@ from fileio.probe import (
     probe_report,
     raw_write_seconds,
 )
+from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
 from fileio.verify import VerificationError, expected_digests, verify
 from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size, load_workload, parse_size
@@ -24,8 +25,9 @@ from fileio.writer import DURABILITIES
 
 # Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
 # cannot measure a commit whose fileio is older, and says so instead of failing.
-# 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are.
-API_VERSION = 2
+# 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
+# 3 adds WarmPool.
+API_VERSION = 3
 
 __all__ = [
     "API_VERSION",
@@ -38,6 +40,7 @@ __all__ = [
     "SaveReport",
     "Strategy",
     "VerificationError",
+    "WarmPool",
     "Workload",
     "expected_digests",
     "fio_files_per_s",

@@ -270,7 +270,7 @@ class WorkerPool(ProcessPoolExecutor):
         dead_since: float | None = None
         while not self._closing.wait(POLL_SECONDS):
             processes = list((getattr(self, "_processes", None) or {}).values())
-            if getattr(self, "_broken", False) or not any(p.exitcode is not None for p in processes):
+            if self.broken or not any(p.exitcode is not None for p in processes):
                 dead_since = None
                 continue
             dead_since = dead_since or time.monotonic()
@@ -281,6 +281,11 @@ class WorkerPool(ProcessPoolExecutor):
                 if results is not None:
                     results._writer.close()
                 return
+
+    @property
+    def broken(self) -> bool:
+        """Whether a worker died and the pool can take no more work."""
+        return bool(getattr(self, "_broken", False))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closing.set()
@@ -300,22 +305,36 @@ def run_batches(
     on_saved: OnSaved,
     batch_size: int | None = None,
 ) -> None:
-    """Run ``save_batch(job, batch)`` on ``workers`` processes: one contiguous batch of ids each, or batches
-    of ``batch_size`` handed out as workers free up (at most two each queued). The batches report every saved
-    file through a :class:`Channel` and stop early when another batch fails."""
+    """Run ``save_batch(job, batch)`` on a new pool of ``workers`` processes (see :func:`run_batches_on`)."""
     channel = Channel()
-    batches = split(ids, workers) if batch_size is None else chunks(ids, batch_size)
     with process_pool(workers, channel) as pool:
-        run_tasks(
-            pool,
-            partial(_run_batch, save_batch, job),
-            batches,
-            limit=len(batches) if batch_size is None else 2 * workers,
-            on_result=lambda batch, result: None,
-            ids_of=list,
-            stop=channel.stop,
-            poll=partial(channel.drain, on_saved),
-        )
+        run_batches_on(pool, channel, save_batch, job, ids, workers, on_saved, batch_size)
+
+
+def run_batches_on(
+    pool: WorkerPool,
+    channel: Channel,
+    save_batch: Callable[[Job, list[int]], None],
+    job: Job,
+    ids: list[int],
+    workers: int,
+    on_saved: OnSaved,
+    batch_size: int | None = None,
+) -> None:
+    """Run ``save_batch(job, batch)`` on ``pool``'s ``workers`` processes: one contiguous batch of ids each,
+    or batches of ``batch_size`` handed out as workers free up (at most two each queued). The batches report
+    every saved file through ``channel`` and stop early when another batch fails."""
+    batches = split(ids, workers) if batch_size is None else chunks(ids, batch_size)
+    run_tasks(
+        pool,
+        partial(_run_batch, save_batch, job),
+        batches,
+        limit=len(batches) if batch_size is None else 2 * workers,
+        on_result=lambda batch, result: None,
+        ids_of=list,
+        stop=channel.stop,
+        poll=partial(channel.drain, on_saved),
+    )
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:

@@ -74,6 +74,18 @@ def test_histogram(tmp_path: Path) -> None:
     assert (tmp_path / "hist-csv-none.svg").read_text().startswith("<?xml")
 
 
+def test_the_warm_pool_case_is_measured_and_explained(tmp_path: Path) -> None:
+    """warm_pool runs as a verified case like any strategy, and its table says start-up is not in its time."""
+    done = run_bench(
+        "--fileio-strategies", "sequential,warm_pool", "--fileio-workers", "2", "--fileio-files", "8",
+        "--fileio-sizes", "csv", "--fileio-rounds", "2", storage=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout
+    assert re.search(r"\nwarm_pool +2 +\d", done.stdout)
+    assert "(warm_pool: process_batches on a fileio.WarmPool started before the clock;" in done.stdout
+
+
 def test_xdist_is_refused(tmp_path: Path) -> None:
     """Benchmarks under xdist would be silently disabled: the suite refuses to run instead."""
     done = run_bench("-n", "2", *TINY, storage=tmp_path)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.matrix import CONTROL, CONTROL_AGAIN, OptionError, read_settings
+from bench.matrix import BENCH_STRATEGIES, CONTROL, CONTROL_AGAIN, WARM, OptionError, read_settings
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload
 
-OTHERS = [name for name in STRATEGIES if name != "sequential"]
+OTHERS = [name for name in BENCH_STRATEGIES if name != "sequential"]
 SHORT_OTHERS = [name for name in OTHERS if name != "dask"]  # quick and seed leave dask out
 
 
@@ -87,6 +87,16 @@ def test_full_profile_and_overrides() -> None:
     assert len(full) == 5 * 3 * (3 + len(OTHERS) * workers)
     narrowed = ids(profile="full", strategies="processes", workers="3", sizes="1MiB", durability="fsync")
     assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync", "control_again-w1-1MiB-fsync"]
+
+
+def test_the_warm_pool_is_a_case_beside_the_strategies() -> None:
+    """Every profile measures process_batches on a warm pool too: fileio's strategies, then warm_pool."""
+    assert (*STRATEGIES, WARM) == BENCH_STRATEGIES
+    assert ids(strategies="warm_pool", workers="2", sizes="csv") == [
+        "control-w1-csv-none",
+        "warm_pool-w2-csv-none",
+        "control_again-w1-csv-none",
+    ]
 
 
 def test_dask_only_when_asked_in_the_short_profiles() -> None:
