@@ -20,13 +20,21 @@ from fileio.probe import (
 from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
 from fileio.verify import VerificationError, expected_digests, verify
-from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size, load_workload, parse_size
+from fileio.workloads import (
+    CsvWorkload,
+    PayloadWorkload,
+    ShardedWorkload,
+    Workload,
+    format_size,
+    load_workload,
+    parse_size,
+)
 from fileio.writer import DURABILITIES
 
 # Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
 # cannot measure a commit whose fileio is older, and says so instead of failing.
 # 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
-# 3 adds WarmPool.
+# 3 adds WarmPool and ShardedWorkload.
 API_VERSION = 3
 
 __all__ = [
@@ -38,6 +46,7 @@ __all__ = [
     "PayloadWorkload",
     "SaveError",
     "SaveReport",
+    "ShardedWorkload",
     "Strategy",
     "VerificationError",
     "WarmPool",

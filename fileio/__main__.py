@@ -15,7 +15,14 @@ from typing import NoReturn
 from fileio.guards import interrupt_once
 from fileio.job import SaveError, SaveReport, Strategy
 from fileio.strategies import STRATEGIES
-from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, load_workload, parse_size
+from fileio.workloads import (
+    CsvWorkload,
+    PayloadWorkload,
+    ShardedWorkload,
+    Workload,
+    load_workload,
+    parse_size,
+)
 from fileio.writer import DURABILITIES
 
 EXIT_FAILED = 1
@@ -113,6 +120,11 @@ def build_parser() -> Parser:
         "--size", type=_size, help="save payloads of this size (e.g. 256KiB) instead of the CSV"
     )
     what.add_argument("--workload", type=_workload, help="your own workload, made by module:factory()")
+    save.add_argument(
+        "--files-per-directory",
+        type=_positive,
+        help="N consecutive ids to each numbered subdirectory (00000/, 00001/, ...), not all in one",
+    )
     save.add_argument("--resume", action="store_true", help="skip files that are already complete")
     save.add_argument(
         "--progress",
@@ -181,6 +193,8 @@ def _strategy(args: argparse.Namespace) -> Strategy:
 
 def save_command(args: argparse.Namespace) -> int:
     workload = args.workload or (CsvWorkload() if args.size is None else PayloadWorkload(args.size))
+    if args.files_per_directory is not None:
+        workload = ShardedWorkload(workload, args.files_per_directory)
     strategy = _strategy(args)
     progress = Progress(args.files, sys.stderr.isatty() if args.progress is None else args.progress)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from time import perf_counter
 
 from fileio.guards import check_main_module, interrupts_once
-from fileio.workloads import CsvWorkload, Workload
+from fileio.workloads import CsvWorkload, Workload, subdirectories
 from fileio.writer import DURABILITIES, fsync_directory, owner_token, remove_temporaries, write_file
 
 DEFAULT_WORKLOAD = CsvWorkload()
@@ -244,18 +244,27 @@ class Strategy:
                 progress(job.path(file_id))
 
         start = perf_counter()
+        # The directories that receive files: the save's own, and those a ShardedWorkload adds below it.
+        targets = [job.directory] + [
+            os.path.join(job.directory, name) for name in subdirectories(job.workload, ids)
+        ]
         if skip_existing:
-            remove_temporaries(job.directory)  # the stale ones, of saves that died
+            for target in targets:
+                remove_temporaries(target)  # the stale ones, of saves that died
             todo = [file_id for file_id in ids if not job.is_complete(file_id)]
         else:
             todo = ids
         try:
+            for target in targets[1:]:
+                os.makedirs(target, exist_ok=True)
             self.body(job, todo, workers, on_saved)
             if job.durability != "none":  # the new names, as the files' data, survive a crash
-                fsync_directory(job.directory)
+                for target in reversed(targets):  # the save's own directory, holding the others' names, last
+                    fsync_directory(target)
         except BaseException:
             if job.durability == "atomic":
-                remove_temporaries(job.directory, job.owner)
+                for target in targets:
+                    remove_temporaries(target, job.owner)
             raise
         seconds = perf_counter() - start
         if totals["files"] != len(todo):

@@ -26,6 +26,9 @@ from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size
 from fileio.writer import DURABILITIES, fsync_directory
 
 MECHANISMS = ("threads", "processes")
+# Where the writers put their files: all in one directory, as fileio does, or each in a directory of its own
+# (parallel creates in one directory share its lock; IO500 measures both).
+LAYOUTS = ("shared", "per_worker")
 PROBE_SIZES = (4 << 10, 256 << 10, 1 << 20)
 GENERATION_FILES = 16
 # The probe's file counts: enough for about ``seconds`` of one-thread writing, timed on growing batches first,
@@ -118,22 +121,32 @@ def raw_write_seconds(
     files: int,
     concurrency: int = 1,
     mechanism: str = "threads",
+    layout: str = "shared",
 ) -> float:
     """Wall seconds to write ``files`` files of ``size`` pre-made bytes into a fresh subdirectory of
-    ``directory`` (removed afterwards) on ``concurrency`` threads or processes (``mechanism``).
+    ``directory`` (removed afterwards) on ``concurrency`` threads or processes (``mechanism``); with
+    ``layout="per_worker"`` each thread or process writes into a directory of its own below it.
 
     ``durability``: "none" (the page cache), "fsync" (each file fsync'd, the directory once at the end) or
     "atomic" (a temporary name, fsync, ``os.replace``, the directory fsync'd once at the end). The clock runs
     from the moment every thread or process is ready to the moment the last one is done.
     """
-    if durability not in DURABILITIES or mechanism not in MECHANISMS:
-        raise ValueError(f"durability must be one of {DURABILITIES} and mechanism one of {MECHANISMS}")
+    if durability not in DURABILITIES or mechanism not in MECHANISMS or layout not in LAYOUTS:
+        raise ValueError(
+            f"durability must be one of {DURABILITIES}, mechanism one of {MECHANISMS} and layout one of "
+            f"{LAYOUTS}; got {durability!r}, {mechanism!r}, {layout!r}"
+        )
     if files < 1 or concurrency < 1 or size < 0:
         raise ValueError(
             f"need files >= 1, concurrency >= 1 and size >= 0, got {files}, {concurrency}, {size}"
         )
     chunks = split(list(range(files)), concurrency)
     target = tempfile.mkdtemp(prefix=".fileio-probe-", dir=directory)
+    targets = [target] * len(chunks)
+    if layout == "per_worker":
+        targets = [os.path.join(target, f"w{index}") for index in range(len(chunks))]
+        for path in targets:
+            os.mkdir(path)
     try:
         pool: Executor
         if mechanism == "threads":
@@ -146,14 +159,18 @@ def raw_write_seconds(
             )
             passed = []
         with pool:
-            done = [pool.submit(_write_chunk, target, size, durability, chunk, *passed) for chunk in chunks]
+            done = [
+                pool.submit(_write_chunk, path, size, durability, chunk, *passed)
+                for path, chunk in zip(targets, chunks, strict=True)
+            ]
             with suppress(threading.BrokenBarrierError):  # a writer failed: future.result() raises its error
                 gates.ready.wait()
                 start = perf_counter()
                 gates.go.set()
                 gates.ready.wait()
                 if durability != "none":
-                    fsync_directory(target)
+                    for path in sorted(set(targets)):
+                        fsync_directory(path)
                 elapsed = perf_counter() - start
             for future in done:
                 future.result()
@@ -247,7 +264,8 @@ def _rate(files_per_s: float, size: int) -> str:
 def probe_report(directory: str | os.PathLike[str], seconds: float = 0.1, repeats: int = 3) -> Iterator[str]:
     """The table of ``python -m fileio probe DIR``, line by line as it is measured: each workload's cost to
     make one file on one core, then for each size and durability the raw write rate on 1 thread, on N threads
-    and on N processes (N = CPUs), and fio's on one thread beside. Each raw figure is the best of ``repeats``
+    and on N processes (N = CPUs) into one directory, on N processes into a directory each, and fio's on one
+    thread beside. Each raw figure is the best of ``repeats``
     runs of about ``seconds`` each; more of either is steadier."""
     cpus = os.cpu_count() or 1
     yield f"fileio probe of {directory}: {cpus} CPUs; each figure the best of {repeats} runs of ~{seconds:g}s"
@@ -258,15 +276,23 @@ def probe_report(directory: str | os.PathLike[str], seconds: float = 0.1, repeat
         best = min(generation_seconds(workload) for _ in range(repeats))
         yield f"  {name:<24}{best * 1e3:>10.4f} ms/file"
     yield "writing pre-made bytes (os.open, os.write, [os.fsync,] os.close): files/s and MB/s"
-    columns = ["1 thread", f"{cpus} threads", f"{cpus} processes", "fio, 1 job"]
+    columns = ["1 thread", f"{cpus} threads", f"{cpus} processes", f"{cpus} procs, dir each", "fio, 1 job"]
     yield f"{'size':<8}{'durability':<12}{'files':>6}" + "".join(f"{column:>18}" for column in columns)
     fio_installed = shutil.which("fio") is not None
     for size in PROBE_SIZES:
         for durability in DURABILITIES:
             files = probe_files(directory, size, durability, seconds)
             cells = []
-            for count, mechanism in [(1, "threads"), (cpus, "threads"), (cpus, "processes")]:
-                best = best_raw_seconds(directory, size, durability, files, count, [mechanism], repeats)
+            for count, mechanism, layout in [
+                (1, "threads", "shared"),
+                (cpus, "threads", "shared"),
+                (cpus, "processes", "shared"),
+                (cpus, "processes", "per_worker"),
+            ]:
+                best = min(
+                    raw_write_seconds(directory, size, durability, files, count, mechanism, layout)
+                    for _ in range(repeats)
+                )
                 cells.append(_rate(files / best, size))
             fio = None if durability == "atomic" else fio_files_per_s(directory, size, durability, files)
             if fio is not None:

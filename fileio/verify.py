@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from fileio.workloads import Workload
+from fileio.workloads import Workload, subdirectories
 from fileio.writer import owner_alive, temporary_owner
 
 SHOWN_PROBLEMS = 10
@@ -33,6 +33,10 @@ def expected_digests(ids: Iterable[int], workload: Workload) -> dict[int, bytes]
     return {file_id: _digest(workload.data(file_id)) for file_id in ids}
 
 
+def _listing(directory: Path) -> set[str]:
+    return set(os.listdir(directory)) if directory.is_dir() else set()
+
+
 def verify(
     directory: str | os.PathLike[str],
     ids: Iterable[int],
@@ -46,11 +50,15 @@ def verify(
     is generated again, to say where it differs.
     """
     directory = Path(directory)
+    ids = list(ids)
     expected = {workload.file_name(file_id): file_id for file_id in ids}
-    present = set(os.listdir(directory)) if directory.is_dir() else set()
+    shards = subdirectories(workload, ids)
+    present = _listing(directory) - set(shards)
+    for shard in shards:
+        present |= {f"{shard}/{name}" for name in _listing(directory / shard)}
     problems = [f"missing: {name}" for name in sorted(expected.keys() - present)]
     for name in sorted(present - expected.keys()):
-        owner = temporary_owner(name)
+        owner = temporary_owner(os.path.basename(name))
         if owner is None:
             problems.append(f"unexpected file: {name}")
         elif owner_alive(owner):

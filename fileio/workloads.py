@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -89,6 +90,39 @@ class PayloadWorkload:
             return block[: self.size]
         repeats, rest = divmod(self.size, PAYLOAD_BLOCK)
         return block * repeats + block[:rest]
+
+
+@dataclass(frozen=True)
+class ShardedWorkload:
+    """Another workload's files, ``files_per_directory`` consecutive ids to a subdirectory: ids 0-999 in
+    ``00000/``, 1000-1999 in ``00001/``, ... (with 1000). Where creating files in one directory is what limits
+    parallel writers (``fileio probe`` shows it: "procs, dir each" against "processes"), a strategy that gives
+    each worker a contiguous batch of ids, such as ``process_batches``, then writes a directory per worker."""
+
+    workload: Workload
+    files_per_directory: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.workload, Workload):
+            raise TypeError(f"workload must have file_name(id) and data(id) methods, got {self.workload!r}")
+        _check_count("files_per_directory", self.files_per_directory, 1)
+
+    def file_name(self, file_id: int) -> str:
+        return f"{file_id // self.files_per_directory:05d}/{self.workload.file_name(file_id)}"
+
+    def data(self, file_id: int) -> bytes:
+        return self.workload.data(file_id)
+
+    def directories(self, ids: Iterable[int]) -> list[str]:
+        """The subdirectories the files of ``ids`` go to, each once, in order."""
+        shards = sorted({file_id // self.files_per_directory for file_id in ids})
+        return [f"{shard:05d}" for shard in shards]
+
+
+def subdirectories(workload: Workload, ids: Iterable[int]) -> list[str]:
+    """The subdirectories of the save directory that ``workload`` puts the files of ``ids`` in (none for a
+    workload that names plain files)."""
+    return workload.directories(ids) if isinstance(workload, ShardedWorkload) else []
 
 
 SIZE_UNITS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fileio import STRATEGIES, CsvWorkload, verify
+from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, ShardedWorkload, verify
 
 TESTS = Path(__file__).resolve().parent
 
@@ -51,6 +51,17 @@ def test_resume_counts_what_was_skipped(tmp_path: Path) -> None:
     assert "auto: 2 files, 2.05 kB in " in done.stdout and "(3 already complete, skipped)" in done.stdout
 
 
+def test_files_per_directory(tmp_path: Path) -> None:
+    """--files-per-directory N: N consecutive ids to each numbered subdirectory; --resume finds them there."""
+    args = ["save", "--strategy", "process_batches", "--size", "1KiB", "--files-per-directory", "10"]
+    assert fileio(*args, "--files", "15", str(tmp_path)).returncode == 0
+    done = fileio(*args, "--files", "25", "--resume", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "(15 already complete, skipped)" in done.stdout
+    assert sorted(os.listdir(tmp_path)) == ["00000", "00001", "00002"]
+    verify(tmp_path, range(25), ShardedWorkload(PayloadWorkload(1024), files_per_directory=10))
+
+
 def test_strategies_lists_every_strategy_and_whether_it_runs_here() -> None:
     done = fileio("strategies")
     assert done.returncode == 0
@@ -75,6 +86,7 @@ def test_help_shows_defaults_and_an_example() -> None:
         (["--files", "0"], "argument --files: '0' is not a whole number >= 1"),
         (["--files", "abc"], "argument --files: 'abc' is not a whole number >= 1"),
         (["--workers", "0"], "argument --workers: '0' is not a whole number >= 1"),
+        (["--files-per-directory", "0"], "argument --files-per-directory: '0' is not a whole number >= 1"),
         (["--size", "0"], "argument --size: '0' is not a size >= 1 byte"),
         (["--size", "12XB"], "argument --size: bad size '12XB'"),
         (["--strategy", "fastest"], "argument --strategy: invalid choice: 'fastest'"),

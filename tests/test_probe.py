@@ -53,11 +53,29 @@ def test_a_writer_error_reaches_the_caller(mechanism: str, tmpfs) -> None:
     assert list(full.iterdir()) == []
 
 
+@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+def test_a_directory_per_writer(mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """layout="per_worker": each writer's contiguous chunk of files lands in a directory of its own."""
+    seen: dict[str, list[str]] = {}
+    remove = shutil.rmtree
+
+    def look_then_remove(path: str) -> None:
+        seen.update({os.path.relpath(top, path): sorted(names) for top, _, names in os.walk(path)})
+        remove(path)
+
+    monkeypatch.setattr(probe.shutil, "rmtree", look_then_remove)
+    raw_write_seconds(tmp_path, 100, "atomic", 5, concurrency=2, mechanism=mechanism, layout="per_worker")
+    assert seen == {".": [], "w0": ["f0", "f1", "f2"], "w1": ["f3", "f4"]}
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="durability"):
         raw_write_seconds(tmp_path, 10, "sync", 1)
     with pytest.raises(ValueError, match="concurrency"):
         raw_write_seconds(tmp_path, 10, "none", 1, concurrency=0)
+    with pytest.raises(ValueError, match="layout one of"):
+        raw_write_seconds(tmp_path, 10, "none", 1, layout="nested")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -98,7 +116,7 @@ def test_generation_cost() -> None:
 
 def test_report_without_fio_says_so(tmp_path: Path) -> None:
     """With no fio on PATH, every row's fio column says it is not installed; every size and durability has a
-    row with the three raw rates."""
+    row with the four raw rates."""
     empty = tmp_path / "no-fio-here"
     empty.mkdir()
     done = subprocess.run(
@@ -110,7 +128,7 @@ def test_report_without_fio_says_so(tmp_path: Path) -> None:
     rows = report_rows(done.stdout)
     assert sorted(rows) == sorted(ROWS)
     for row in rows.values():
-        assert row.endswith("fio not installed") and len(row.split()) == 3 + 6 + 3
+        assert row.endswith("fio not installed") and len(row.split()) == 3 + 8 + 3
     assert [path.name for path in tmp_path.iterdir()] == ["no-fio-here"]
 
 
@@ -141,5 +159,5 @@ def test_report_with_fio(tmp_path: Path) -> None:
         if durability == "atomic":
             assert row.endswith("n/a: no rename")
         else:
-            assert len(row.split()) == 3 + 8 and float(row.split()[-2]) > 0
+            assert len(row.split()) == 3 + 10 and float(row.split()[-2]) > 0
     assert list(tmp_path.iterdir()) == []
