@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.matrix import CONTROL, CONTROL_AGAIN, CSV
+from bench.matrix import CONTROL, CONTROL_AGAIN, CSV, WARM
 from bench.stats import CONFIDENCE, bootstrap_interval
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
@@ -44,6 +44,8 @@ class JobVerdict:
     high: float | None
     ties: list[str]  # cases whose times cannot be told from the fastest's
     auto: float | None  # the fastest case's time over auto's best, when auto was measured
+    warm: str | None  # the fastest warm_pool case: for saves batch after batch, with no start-up to pay
+    warm_speed: float | None  # the fastest case's time over the warm pool's
     efficiency: float | None
     peak_rss_mb: float | None
     drift: float | None  # control_again / control - 1
@@ -63,6 +65,10 @@ def _ratio_interval(slow: list[float], fast: list[float]) -> tuple[float, float,
     return (ratio, *bootstrap_interval((slow, fast), statistic, RESAMPLES))
 
 
+def _median(case: Case) -> float:
+    return float(np.median(case.rounds))
+
+
 def read_cases(run: dict[str, Any]) -> dict[str, list[Case]]:
     """The cases of a saved run, by job, in the order measured."""
     jobs: dict[str, list[Case]] = {}
@@ -79,10 +85,13 @@ def read_cases(run: dict[str, Any]) -> dict[str, list[Case]]:
 def judge(job: str, cases: list[Case]) -> JobVerdict:
     """The verdict on one job's cases."""
     by_strategy = {case.strategy: case for case in cases}
-    strategies = [case for case in cases if case.strategy not in (CONTROL, CONTROL_AGAIN, AUTO)]
-    fastest = min(strategies, key=lambda case: float(np.median(case.rounds)))
-    autos = [float(np.median(case.rounds)) for case in cases if case.strategy == AUTO]
-    auto = float(np.median(fastest.rounds)) / min(autos) if autos else None
+    # The verdict is on one save, its workers' start-up included: auto is measured against it, not in it, and
+    # the warm pool, whose start-up is not in its time, answers another question (saves batch after batch).
+    strategies = [case for case in cases if case.strategy not in (CONTROL, CONTROL_AGAIN, AUTO, WARM)]
+    fastest = min(strategies, key=_median)
+    autos = [_median(case) for case in cases if case.strategy == AUTO]
+    auto = _median(fastest) / min(autos) if autos else None
+    warm = min((case for case in cases if case.strategy == WARM), key=_median, default=None)
     ties = [
         case.name
         for case in strategies
@@ -110,6 +119,8 @@ def judge(job: str, cases: list[Case]) -> JobVerdict:
         high,
         ties,
         auto,
+        warm.name if warm else None,
+        _median(fastest) / _median(warm) if warm else None,
         fastest.efficiency,
         fastest.peak_rss_mb,
         drift,
@@ -137,6 +148,8 @@ def line(verdict: JobVerdict) -> str:
         text += f"; within noise of it: {', '.join(verdict.ties)}"
     if verdict.auto is not None:
         text += f"; auto reached {verdict.auto:.0%} of its speed"
+    if verdict.warm is not None:
+        text += f"; batch after batch (no start-up): {verdict.warm}, {verdict.warm_speed:.2f}x its speed"
     return text + ("" if verdict.reliable else " [UNRELIABLE]")
 
 

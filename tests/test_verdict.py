@@ -101,6 +101,24 @@ def test_auto_is_measured_against_the_fastest_not_chosen(tmp_path: Path) -> None
     assert report([verdict])[1].endswith("; auto reached 125% of its speed")
 
 
+def test_the_warm_pool_answers_for_saves_batch_after_batch(tmp_path: Path) -> None:
+    """A warm pool faster than every case is not the verdict on one save (its start-up is not in its time);
+    the line names it, with its speed against the fastest case, and auto is measured against that case."""
+    cases = {
+        "sequential-w1": 1.0,
+        "processes-w2": 0.6,
+        "auto-w2": 0.6,
+        "warm_pool-w2": 0.4,
+        "warm_pool-w4": 0.5,
+    }
+    [verdict] = verdicts(saved(tmp_path, run_json(cases)))
+    assert verdict.fastest == "processes w2" and verdict.auto == 1.0 and "warm_pool w2" not in verdict.ties
+    assert (verdict.warm, round(verdict.warm_speed, 2)) == ("warm_pool w2", 1.5)
+    assert report([verdict])[1].endswith(
+        "; auto reached 100% of its speed; batch after batch (no start-up): warm_pool w2, 1.50x its speed"
+    )
+
+
 def test_without_sequential_there_is_no_speedup() -> None:
     [(job, cases)] = read_cases(run_json({"threads-w2": 0.5, "processes-w2": 0.9})).items()
     verdict = judge(job, cases)
