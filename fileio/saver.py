@@ -20,7 +20,7 @@ from types import TracebackType
 
 from fileio.guards import check_main_module
 from fileio.job import DEFAULT_WORKLOAD, Job, OnSaved, Progress, SaveReport, Strategy, check_workers
-from fileio.tasks import Channel, WorkerPool, process_pool, run_batches_on, save_each
+from fileio.tasks import Channel, WorkerPool, process_pool, run_batches, save_each
 from fileio.workloads import Workload
 
 
@@ -30,7 +30,6 @@ class WarmPool:
     def __init__(self, workers: int) -> None:
         self.workers = check_workers(workers)
         self._pool: WorkerPool | None = None
-        self._channel = Channel()
         self._strategy = Strategy(
             "process_batches", "process_batches on a warm pool", self._save_batches, starts_processes=True
         )
@@ -41,8 +40,7 @@ class WarmPool:
             self.close()
         if self._pool is None:
             check_main_module("WarmPool")
-            self._channel = Channel()
-            self._pool = process_pool(self.workers, self._channel)
+            self._pool = process_pool(self.workers, Channel())  # a new Channel: the old one may say stop
             for started in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
                 started.result()
 
@@ -87,7 +85,7 @@ class WarmPool:
         self.start()
         assert self._pool is not None
         try:
-            run_batches_on(self._pool, self._channel, save_each, job, ids, workers, on_saved)
+            run_batches(save_each, job, ids, workers, on_saved, pool=self._pool)
         except BaseException:
             self.close()  # waits for running batches, which stop early: nothing is written after we return
             raise

@@ -262,6 +262,7 @@ class WorkerPool(ProcessPoolExecutor):
         super().__init__(
             workers, mp_context=CONTEXT, initializer=_init_worker, initargs=(channel, owner_token())
         )
+        self.channel = channel
         self._closing = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="fileio-pool-watchdog", daemon=True)
         self._watchdog.start()
@@ -304,26 +305,17 @@ def run_batches(
     workers: int,
     on_saved: OnSaved,
     batch_size: int | None = None,
+    pool: WorkerPool | None = None,
 ) -> None:
-    """Run ``save_batch(job, batch)`` on a new pool of ``workers`` processes (see :func:`run_batches_on`)."""
-    channel = Channel()
-    with process_pool(workers, channel) as pool:
-        run_batches_on(pool, channel, save_batch, job, ids, workers, on_saved, batch_size)
-
-
-def run_batches_on(
-    pool: WorkerPool,
-    channel: Channel,
-    save_batch: Callable[[Job, list[int]], None],
-    job: Job,
-    ids: list[int],
-    workers: int,
-    on_saved: OnSaved,
-    batch_size: int | None = None,
-) -> None:
-    """Run ``save_batch(job, batch)`` on ``pool``'s ``workers`` processes: one contiguous batch of ids each,
-    or batches of ``batch_size`` handed out as workers free up (at most two each queued). The batches report
-    every saved file through ``channel`` and stop early when another batch fails."""
+    """Run ``save_batch(job, batch)`` on ``workers`` processes, of ``pool`` (made with a Channel) or of a new
+    one: one contiguous batch of ids each, or batches of ``batch_size`` handed out as workers free up (at most
+    two each queued). The batches report every saved file through the pool's Channel and stop early when
+    another batch fails."""
+    if pool is None:
+        with process_pool(workers, Channel()) as new_pool:
+            run_batches(save_batch, job, ids, workers, on_saved, batch_size, new_pool)
+        return
+    assert pool.channel is not None, "run_batches needs a pool made with a Channel"
     batches = split(ids, workers) if batch_size is None else chunks(ids, batch_size)
     run_tasks(
         pool,
@@ -332,8 +324,8 @@ def run_batches_on(
         limit=len(batches) if batch_size is None else 2 * workers,
         on_result=lambda batch, result: None,
         ids_of=list,
-        stop=channel.stop,
-        poll=partial(channel.drain, on_saved),
+        stop=pool.channel.stop,
+        poll=partial(pool.channel.drain, on_saved),
     )
 
 

@@ -145,7 +145,7 @@ def test_killed_caller_leaves_no_process_and_resume_cleans_up(
 
 FSYNC_SCRIPT = """
     import json, os, sys
-    from fileio import STRATEGIES, PayloadWorkload
+    from fileio import STRATEGIES, PayloadWorkload, ShardedWorkload
 
     synced = []
     real_fsync = os.fsync
@@ -154,11 +154,13 @@ FSYNC_SCRIPT = """
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
-    if __name__ == "__main__":
+    if __name__ == "__main__":  # STRATEGY DIRECTORY DURABILITY [FILES_PER_DIRECTORY]
         name, directory, durability = sys.argv[1:4]
         os.fsync = recording_fsync
         workload = PayloadWorkload(100)
-        STRATEGIES[name](directory, range(20), workers=2, workload=workload, durability=durability)
+        if len(sys.argv) > 4:
+            workload = ShardedWorkload(workload, int(sys.argv[4]))
+        STRATEGIES[name](directory, range(25), workers=2, workload=workload, durability=durability)
         print(json.dumps(synced))
 """
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import assert_nothing_partial
 from test_errors import Explosive
+from test_safety import FSYNC_SCRIPT
 
 from fileio import (
     DURABILITIES,
@@ -93,29 +94,9 @@ def test_resume_removes_stale_temporaries_in_subdirectories(tmp_path: Path) -> N
     verify(tmp_path, range(20), WORKLOAD)
 
 
-FSYNC_SCRIPT = """
-    import json, os, sys
-    from fileio import STRATEGIES, PayloadWorkload, ShardedWorkload
-
-    synced = []
-    real_fsync = os.fsync
-
-    def recording_fsync(fd):  # records what the caller's process fsyncs, then really does it
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    if __name__ == "__main__":
-        os.fsync = recording_fsync
-        workload = ShardedWorkload(PayloadWorkload(100), files_per_directory=10)
-        save = STRATEGIES["process_batches"]
-        save(sys.argv[1], range(25), workers=2, workload=workload, durability="atomic")
-        print(json.dumps(synced))
-"""
-
-
 def test_a_durable_save_fsyncs_every_subdirectory_then_the_directory(run_python, tmp_path: Path) -> None:
     """Each subdirectory's new names, and then the subdirectories' own names, are made durable."""
-    done = run_python(FSYNC_SCRIPT, str(tmp_path))
+    done = run_python(FSYNC_SCRIPT, "process_batches", str(tmp_path), "atomic", "10")
     assert done.returncode == 0, done.stderr
     shards = [str(tmp_path / name) for name in ("00000", "00001", "00002")]
     assert json.loads(done.stdout) == [*reversed(shards), str(tmp_path)]
