@@ -224,6 +224,29 @@ def test_local_cluster_is_closed_afterwards(tmp_path: Path) -> None:
     assert not wait_until_gone(lambda: worker_processes(os.getpid()) - before, timeout=5)
 
 
+@needs_dask
+def test_a_gone_clients_events_are_not_reported_as_critical() -> None:
+    """While fileio owns a LocalCluster, its scheduler's report of an event it could not forward to a closed
+    client (the last progress of stopped batches, after Ctrl-C) is left out; its other messages are not."""
+    import logging
+
+    from fileio.strategies.dask_cluster import _client
+
+    seen: list[str] = []
+    handler = logging.Handler(logging.CRITICAL)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    scheduler_log.addHandler(handler)
+    try:
+        with _client(None, 1):
+            scheduler_log.critical("Closed comm %r while trying to write %s", "comm", ["event"])
+            scheduler_log.critical("something else went wrong")
+        scheduler_log.critical("Closed comm %r while trying to write %s", "comm", ["later"])
+    finally:
+        scheduler_log.removeHandler(handler)
+    assert seen == ["something else went wrong", "Closed comm 'comm' while trying to write ['later']"]
+
+
 def test_batches_are_few_and_contiguous() -> None:
     """Four batches per worker, whatever the number of ids, in order and covering every id once."""
     from fileio.strategies.dask_cluster import _batches
