@@ -265,8 +265,8 @@ def probe_report(directory: str | os.PathLike[str], seconds: float = 0.1, repeat
     """The table of ``python -m fileio probe DIR``, line by line as it is measured: each workload's cost to
     make one file on one core, then for each size and durability the raw write rate on 1 thread, on N threads
     and on N processes (N = CPUs) into one directory, on N processes into a directory each, and fio's on one
-    thread beside. Each raw figure is the best of ``repeats``
-    runs of about ``seconds`` each; more of either is steadier."""
+    thread beside. Each raw figure is the best of ``repeats`` runs of about ``seconds`` each; more of either
+    is steadier."""
     cpus = os.cpu_count() or 1
     yield f"fileio probe of {directory}: {cpus} CPUs; each figure the best of {repeats} runs of ~{seconds:g}s"
     yield "making one file's bytes on one core:"
