@@ -41,7 +41,7 @@ def test_save(
     job = case.job
     ceiling_s = ceilings.seconds(case) if ceilings is not None else None  # measured at the job's first case
     ids = range(job.files)
-    options = {"workers": case.workers, "workload": job.workload, "durability": job.durability}
+    options: dict[str, Any] = {"workload": job.workload, "durability": job.durability}
     expected = control.ControlWorkload(job.workload) if case.is_control else job.workload
     reports: list[SaveReport | control.ControlReport] = []
     unchecked: list[Path] = []
@@ -55,9 +55,10 @@ def test_save(
     strategy: Callable[..., SaveReport | control.ControlReport]
     if warm_pool is not None:
         warm_pool.start()  # before the clock: what the case measures is a save on a running pool
-        strategy = lambda directory, ids, workers, **options: warm_pool.save(directory, ids, **options)  # noqa: E731
+        strategy = warm_pool.save  # its workers are the pool's
     else:
         strategy = control.save if case.is_control else STRATEGIES[case.strategy]
+        options["workers"] = case.workers
     memory = PeakMemory()
 
     def save(directory: Path, ids: range, **options: Any) -> None:

@@ -187,10 +187,11 @@ def best_raw_seconds(
     concurrency: int,
     mechanisms: Iterable[str],
     repeats: int,
+    layout: str = "shared",
 ) -> float:
     """The least of :func:`raw_write_seconds` over ``repeats`` runs on each of ``mechanisms``."""
     return min(
-        raw_write_seconds(directory, size, durability, files, concurrency, mechanism)
+        raw_write_seconds(directory, size, durability, files, concurrency, mechanism, layout)
         for mechanism in mechanisms
         for _ in range(repeats)
     )
@@ -289,9 +290,8 @@ def probe_report(directory: str | os.PathLike[str], seconds: float = 0.1, repeat
                 (cpus, "processes", "shared"),
                 (cpus, "processes", "per_worker"),
             ]:
-                best = min(
-                    raw_write_seconds(directory, size, durability, files, count, mechanism, layout)
-                    for _ in range(repeats)
+                best = best_raw_seconds(
+                    directory, size, durability, files, count, [mechanism], repeats, layout
                 )
                 cells.append(_rate(files / best, size))
             fio = None if durability == "atomic" else fio_files_per_s(directory, size, durability, files)

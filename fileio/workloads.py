@@ -108,15 +108,20 @@ class ShardedWorkload:
         _check_count("files_per_directory", self.files_per_directory, 1)
 
     def file_name(self, file_id: int) -> str:
-        return f"{file_id // self.files_per_directory:05d}/{self.workload.file_name(file_id)}"
+        return f"{_shard_name(file_id // self.files_per_directory)}/{self.workload.file_name(file_id)}"
 
     def data(self, file_id: int) -> bytes:
         return self.workload.data(file_id)
 
     def directories(self, ids: Iterable[int]) -> list[str]:
         """The subdirectories the files of ``ids`` go to, each once, in order."""
-        shards = sorted({file_id // self.files_per_directory for file_id in ids})
-        return [f"{shard:05d}" for shard in shards]
+        return [
+            _shard_name(shard) for shard in sorted({file_id // self.files_per_directory for file_id in ids})
+        ]
+
+
+def _shard_name(shard: int) -> str:
+    return f"{shard:05d}"
 
 
 def subdirectories(workload: Workload, ids: Iterable[int]) -> list[str]:
