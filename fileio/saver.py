@@ -36,7 +36,7 @@ class WarmPool:
 
     def start(self) -> None:
         """Start the worker processes now (the first save does it otherwise), or again if one has died."""
-        if self._pool is not None and self._pool.broken:
+        if self._pool is not None and self._pool.lost_a_worker:
             self.close()
         if self._pool is None:
             check_main_module("WarmPool")

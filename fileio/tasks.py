@@ -267,10 +267,13 @@ class WorkerPool(ProcessPoolExecutor):
         self._watchdog = threading.Thread(target=self._watch, name="fileio-pool-watchdog", daemon=True)
         self._watchdog.start()
 
+    def _workers(self) -> list[multiprocessing.process.BaseProcess]:
+        return list((getattr(self, "_processes", None) or {}).values())
+
     def _watch(self) -> None:
         dead_since: float | None = None
         while not self._closing.wait(POLL_SECONDS):
-            processes = list((getattr(self, "_processes", None) or {}).values())
+            processes = self._workers()
             if self.broken or not any(p.exitcode is not None for p in processes):
                 dead_since = None
                 continue
@@ -287,6 +290,11 @@ class WorkerPool(ProcessPoolExecutor):
     def broken(self) -> bool:
         """Whether a worker died and the pool can take no more work."""
         return bool(getattr(self, "_broken", False))
+
+    @property
+    def lost_a_worker(self) -> bool:
+        """Whether a worker has died, told at once: the pool itself notices a moment later and breaks."""
+        return self.broken or any(process.exitcode is not None for process in self._workers())
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closing.set()
