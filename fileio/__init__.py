@@ -7,7 +7,7 @@ uses nothing else, so that it can measure older commits too; :data:`API_VERSION`
 
 from __future__ import annotations
 
-from fileio.job import SaveError, SaveReport, Strategy
+from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
 from fileio.plot import plot_run
 from fileio.probe import (
     Ceiling,
@@ -34,8 +34,8 @@ from fileio.writer import DURABILITIES
 # Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
 # cannot measure a commit whose fileio is older, and says so instead of failing.
 # 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
-# 3 adds WarmPool and ShardedWorkload.
-API_VERSION = 3
+# 3 adds WarmPool and ShardedWorkload; 4 adds StrategyUnavailable.
+API_VERSION = 4
 
 __all__ = [
     "API_VERSION",
@@ -48,6 +48,7 @@ __all__ = [
     "SaveReport",
     "ShardedWorkload",
     "Strategy",
+    "StrategyUnavailable",
     "VerificationError",
     "WarmPool",
     "Workload",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from fileio.guards import interrupt_once
-from fileio.job import SaveError, SaveReport, Strategy
+from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
 from fileio.strategies import STRATEGIES
 from fileio.workloads import (
     CsvWorkload,
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError) as error:  # bad input the parser could not see (BadInput among them)
+    except (ValueError, TypeError, StrategyUnavailable) as error:  # input the parser could not judge
         print(f"fileio {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (SaveError, OSError) as error:

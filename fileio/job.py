@@ -10,6 +10,7 @@ from pathlib import Path
 from time import perf_counter
 
 from fileio.guards import check_main_module, interrupts_once
+from fileio.isolation import isolated_reason
 from fileio.workloads import CsvWorkload, Workload, subdirectories
 from fileio.writer import DURABILITIES, fsync_directory, owner_token, remove_temporaries, write_file
 
@@ -40,6 +41,10 @@ class SaveError(Exception):
         merged = cls(failed, errors[0].cause)
         merged.__cause__ = errors[0].cause
         return merged
+
+
+class StrategyUnavailable(RuntimeError):
+    """The strategy cannot run here; the message names it, says why and how to install what it needs."""
 
 
 @dataclass
@@ -180,17 +185,21 @@ class Strategy:
     requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
     starts_processes: bool = False  # whether it runs worker processes, which re-import the main program
     install: str | None = None  # how to install ``requires``, when not ``pip install NAME``
-    # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None
+    # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None. A
+    # module-level function that loads ``requires`` itself: it runs in a child interpreter.
     available: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def unavailable_reason(self) -> str | None:
-        """Why this strategy cannot run here (its optional dependency, or a feature of the system, is
-        missing), or None when it can."""
-        if self.requires is not None and importlib.util.find_spec(self.requires) is None:
-            install = self.install or f"pip install {self.requires}"
+        """Why this strategy cannot run here (its optional dependency is missing, crashes or fails to load, or
+        a feature of the system is missing), or None when it can. The dependency is first loaded in a child
+        interpreter (:mod:`fileio.isolation`), so that one built for another CPU cannot crash this one."""
+        if self.requires is None:
+            return None
+        install = self.install or f"pip install {self.requires}"
+        if importlib.util.find_spec(self.requires) is None:
             return f"strategy {self.name!r} needs {self.requires}: {install}"
-        reason = self.available() if self.available is not None else None
+        reason = isolated_reason(self.requires, self.available, install)
         return f"strategy {self.name!r} cannot run here: {reason}" if reason else None
 
     def __call__(
@@ -217,11 +226,16 @@ class Strategy:
         :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
             no temporary file.
         :raises ValueError, TypeError: bad arguments, before anything is written.
+        :raises StrategyUnavailable: the strategy cannot run here (:attr:`unavailable_reason`), before
+            anything is touched.
         :raises RuntimeError: worker processes could not safely re-import the main program (no
             ``if __name__ == "__main__":`` guard, or a program read on standard input).
 
         A first Ctrl-C stops the save within seconds; further ones are ignored until it has cleaned up.
         """
+        reason = self.unavailable_reason
+        if reason is not None:
+            raise StrategyUnavailable(reason)
         target = check_directory(directory)
         job = Job(str(target), check_workload(workload), check_durability(durability), owner_token())
         workers = check_workers(workers)

@@ -1,23 +1,36 @@
 """io_uring: one thread keeps ``workers`` files in flight through a Linux io_uring ring (the ``liburing``
 package). Each file's open is submitted alone; once its descriptor is known, its write, fsync (fsync and
 atomic) and close go in as one linked chain, so many fsyncs wait at once. An atomic file is written to a
-temporary of its own and renamed with :func:`os.replace` after its close."""
+temporary of its own and renamed with :func:`os.replace` after its close.
+
+The binding is ``liburing`` 2024.5.3, pinned (``pip install 'fileio[uring]'``): it is built from source at
+install time, for the CPU it is installed on. The 2026 wheels execute AVX-512 instructions when a ring is made
+and kill the interpreter on CPUs without them (see the README). Its submodules are loaded without its
+package ``__init__``, whose ``dynamic_import`` rewrites a file inside site-packages at every import (it never
+reads it back: a bug of dynamic_import 2024.5.2), which fails on a read-only install, under ``RLIMIT_FSIZE``
+and when two processes import it at once."""
 
 from __future__ import annotations
 
 import errno
+import importlib
+import importlib.util
 import os
+import sys
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
 from fileio.writer import temporary_name
 
-_OPEN, _WRITE, _FSYNC, _CLOSE = range(4)  # an operation's kind: user_data is slot * 4 + kind
+_OPEN, _WRITE, _FSYNC, _CLOSE = range(4)  # an operation's kind: user_data is slot * 4 + kind, slots from 1
+# From the kernel's ABI (linux/io_uring.h), which the binding does not export at its top level.
+_IOSQE_IO_LINK = 1 << 2
+_IORING_SETUP_CLAMP = 1 << 4
 _OPS_PER_FILE = 3  # at most in flight for one file: write, fsync, close
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
 _MODE = 0o666
@@ -31,6 +44,7 @@ class _File:
     path: str  # the final name
     name: str  # the name written: ``path``, or its temporary for an atomic save
     data: bytes
+    encoded_name: bytes = b""  # the name the open in flight reads: kept alive until it completes
     chunk: bytes = b""  # the bytes of the write in flight: kept alive until it completes
     fd: int = -1
     created: bool = False  # whether its open succeeded: only then is a temporary ours to remove
@@ -42,11 +56,13 @@ class _File:
 class _Ring:
     """The files in flight on one ring, by slot; failures are collected and stop new submissions."""
 
-    def __init__(self, uring: ModuleType, ring: object, job: Job, workers: int, on_saved: OnSaved) -> None:
+    def __init__(
+        self, uring: SimpleNamespace, ring: object, job: Job, workers: int, on_saved: OnSaved
+    ) -> None:
         self.uring, self.ring, self.job, self.on_saved = uring, ring, job, on_saved
-        self.cqe = uring.Cqe()
+        self.cqe = uring.io_uring_cqe()
         self.files: dict[int, _File] = {}
-        self.free = list(range(workers))
+        self.free = list(range(1, workers + 1))  # the binding refuses a user_data of 0
         self.in_flight = 0
         self.errors: list[SaveError] = []
         self.stopping = False
@@ -73,7 +89,7 @@ class _Ring:
     def _queue(self, slot: int, kind: int) -> Any:
         """A submission entry for the file in ``slot``; the caller prepares it."""
         sqe = self.uring.io_uring_get_sqe(self.ring)
-        if sqe is None:  # the submission queue is full (a ring clamped below ``workers`` files): send it off
+        if not sqe:  # the submission queue is full (a ring clamped below ``workers`` files): send it off
             self.uring.io_uring_submit(self.ring)
             sqe = self.uring.io_uring_get_sqe(self.ring)
         sqe.user_data = slot * 4 + kind
@@ -91,17 +107,17 @@ class _Ring:
         path = self.job.file_path(file_id)
         atomic = self.job.durability == "atomic"
         name = temporary_name(path, self.job.owner) if atomic else path
-        self.files[slot] = _File(file_id, path, name, data)
+        file = self.files[slot] = _File(file_id, path, name, data, os.fsencode(name))
         flags = _CREATE | (os.O_EXCL if atomic else os.O_TRUNC)
-        self.uring.io_uring_prep_open(self._queue(slot, _OPEN), name, flags, _MODE)
+        self.uring.io_uring_prep_openat(self._queue(slot, _OPEN), file.encoded_name, flags, _MODE)
 
     def _write_chain(self, slot: int, file: _File) -> None:
         """Submit the rest of the file's bytes, its fsync and its close, linked: a failed or short write
         cancels the rest of the chain."""
-        uring, link = self.uring, self.uring.IOSQE_IO_LINK
+        uring, link = self.uring, _IOSQE_IO_LINK
         file.chunk = file.data[file.written :] if file.written else file.data
         sqe = self._queue(slot, _WRITE)
-        uring.io_uring_prep_write(sqe, file.fd, file.chunk, file.written)
+        uring.io_uring_prep_write(sqe, file.fd, file.chunk, len(file.chunk), file.written)
         sqe.flags = link
         if self.job.durability != "none":
             sqe = self._queue(slot, _FSYNC)
@@ -116,18 +132,14 @@ class _Ring:
             uring.io_uring_submit_and_wait(self.ring, 1)
         except InterruptedError:
             return
+        entry = self.cqe
         for _ in range(uring.io_uring_cq_ready(self.ring)):
-            uring.io_uring_peek_cqe(self.ring, self.cqe)
-            entry = self.cqe[0]
-            user_data = entry.user_data
-            try:
-                result, error = entry.res or 0, 0  # None only with an error raised
-            except OSError as failure:  # the binding raises for a negative result
-                result, error = -1, failure.errno or errno.EIO
+            uring.io_uring_peek_cqe(self.ring, entry)
+            user_data, result = entry.user_data, entry.res
             self.in_flight -= 1
             uring.io_uring_cqe_seen(self.ring, entry)
             slot, kind = divmod(user_data, 4)
-            self._complete(slot, kind, result, error)
+            self._complete(slot, kind, max(result, 0), max(-result, 0))
 
     def _complete(self, slot: int, kind: int, result: int, error: int) -> None:
         file = self.files[slot]
@@ -186,12 +198,38 @@ class _Ring:
 
 
 @cache
-def _unavailable() -> str | None:
-    """Why no io_uring ring can be set up here (an old kernel, seccomp, ``kernel.io_uring_disabled``), or
-    None. Checked once per process."""
-    import liburing
+def binding() -> SimpleNamespace:
+    """liburing's ring, submission and completion functions (``io_uring_*``), loaded from its submodules."""
+    spec = importlib.util.find_spec("liburing")
+    if spec is None:
+        raise ModuleNotFoundError("No module named 'liburing'", name="liburing")
+    # The submodules import each other through the package: unless it is imported already, a bare one stands
+    # in for it while they load.
+    stand_in = "liburing" not in sys.modules
+    if stand_in:
+        sys.modules["liburing"] = importlib.util.module_from_spec(spec)
+    try:
+        modules: list[ModuleType] = [
+            importlib.import_module(f"liburing.{name}") for name in ("queue", "file", "common")
+        ]
+    finally:
+        if stand_in:
+            del sys.modules["liburing"]
+    return SimpleNamespace(
+        **{
+            name: value
+            for module in modules
+            for name, value in vars(module).items()
+            if name.startswith("io_")
+        }
+    )
 
-    ring = liburing.Ring()
+
+def unavailable() -> str | None:
+    """Why no io_uring ring can be set up here (an old kernel, seccomp, ``kernel.io_uring_disabled``, an
+    emulator without it), or None. Run in a child interpreter (:mod:`fileio.isolation`)."""
+    liburing = binding()
+    ring = liburing.io_uring()
     try:
         liburing.io_uring_queue_init(1, ring)
     except OSError as error:
@@ -205,13 +243,9 @@ def _unavailable() -> str | None:
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save with ``workers`` files in flight on one ring, in the caller's thread."""
-    reason = _unavailable()
-    if reason:
-        raise RuntimeError(f"strategy 'io_uring' cannot run here: {reason}")
-    import liburing
-
-    ring = liburing.Ring()
-    liburing.io_uring_queue_init(workers * _OPS_PER_FILE, ring, liburing.IORING_SETUP_CLAMP)
+    liburing = binding()
+    ring = liburing.io_uring()
+    liburing.io_uring_queue_init(workers * _OPS_PER_FILE, ring, _IORING_SETUP_CLAMP)
     try:
         _Ring(liburing, ring, job, workers, on_saved).run(ids)
     finally:
@@ -223,6 +257,6 @@ STRATEGY = Strategy(
     "one thread keeping `workers` files in flight on an io_uring ring: open, then write+fsync+close linked",
     _save,
     requires="liburing",
-    install="pip install liburing",
-    available=_unavailable,
+    install="pip install 'fileio[uring]'",
+    available=unavailable,
 )
