@@ -22,7 +22,9 @@ _MODE = 0o666  # as open() does: the umask decides
 def _start_time(pid: int) -> str | None:
     """When process ``pid`` started (clock ticks since boot), or None when it is gone or unknown."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
+        # Its main thread's record, the same as the process's: QEMU's user-mode emulator serves a stand-in for
+        # a process's own /proc/PID/stat whose start time can be a tick off the kernel's, but not this one.
+        with open(f"/proc/{pid}/task/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
