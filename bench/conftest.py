@@ -6,8 +6,12 @@ with the previous run and ``--fileio-gate`` gates against it.
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
+import platform
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +20,11 @@ from pytest_benchmark.utils import get_tag
 
 import fileio
 from bench import REQUIRED_API, has_api
-from bench.ceiling import Ceilings, available, machine
 from bench.gate_plugin import GatePlugin
-from bench.matrix import DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
+from bench.matrix import CPUS, DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
+from bench.sweep import Side
 from bench.tables import Result, job_table
+from bench.test_save import CURRENT, MEASURED, Measurements, measurements  # noqa: F401  # test_save's fixture
 from bench.verdict import JobVerdict, as_json, report, verdicts
 
 OPTIONS = {
@@ -29,12 +34,15 @@ OPTIONS = {
     "strategies": "strategy names, e.g. sequential,processes",
     "sizes": "jobs: csv and/or payload sizes, e.g. csv,4KiB,1MiB",
     "durability": "durabilities, e.g. none,fsync,atomic",
-    "rounds": "timed rounds per case (after one warm-up round)",
+    "rounds": "sweeps, exactly (default: at least the profile's, more while the intervals are wide)",
     "dir": "benchmark on this directory's filesystem instead of a temp dir",
     "workload": "your own workload instead of the profile's jobs, made by module:factory() (fileio API 2)",
+    "baseline": "also measure the fileio of this checkout (a parent commit's), in the same sweeps",
+    "baseline-json": "with --fileio-baseline: save its side of the run here, for python -m bench.gate",
 }
 SETTINGS = pytest.StashKey[Settings]()
-CEILINGS = pytest.StashKey[Ceilings]()
+SIDES = pytest.StashKey[list[Side]]()
+SESSION = pytest.StashKey[str]()
 RESULTS = pytest.StashKey[dict[str, list[Result]]]()  # job name -> results, in the order measured
 VERDICTS = pytest.StashKey[list[JobVerdict]]()
 PLOTTED = pytest.StashKey[str]()
@@ -52,11 +60,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"fail on a significant slowdown over PCT% (default {DEFAULT_GATE_THRESHOLD:g}) vs the last run",
     )
     group.addoption("--fileio-plot", metavar="PATH", help="draw the run's scaling chart here (PNG, or .svg)")
-    group.addoption(
-        "--fileio-reprobe",
-        action="store_true",
-        help="measure each job's ceiling anew instead of reusing one saved by an earlier run on this machine",
-    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,10 +74,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"this benchmark suite needs fileio API {REQUIRED_API}; fileio at {fileio.__file__} has API {api}"
         )
     try:
-        settings = read_settings({name: config.getoption(f"fileio_{name}") for name in [*OPTIONS, "gate"]})
+        given = {name: config.getoption(f"fileio_{name.replace('-', '_')}") for name in [*OPTIONS, "gate"]}
+        settings = read_settings(given)
     except OptionError as error:
         raise pytest.UsageError(str(error)) from None
+    if bool(config.getoption("fileio_baseline")) != bool(config.getoption("fileio_baseline_json")):
+        raise pytest.UsageError("--fileio-baseline and --fileio-baseline-json go together")
     config.stash[SETTINGS] = settings
+    config.stash[SESSION] = uuid.uuid4().hex
     config.stash[RESULTS] = {}
     if settings.gate is not None:
         config.pluginmanager.register(GatePlugin(settings.gate), "fileio-gate")
@@ -117,27 +124,18 @@ def target_root(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def ceilings(request: pytest.FixtureRequest, settings: Settings, target_root: Path) -> Ceilings | None:
-    """Each job's ceiling on the target's filesystem; None when fileio has no probe or timing is off."""
+def sides(request: pytest.FixtureRequest) -> Iterator[list[Side]]:
+    """The runner processes: this checkout's fileio, and with --fileio-baseline the one compared with it."""
     config = request.config
-    if not available() or config.option.benchmark_disable:
-        return None
-    history = []
-    if not config.getoption("fileio_reprobe"):
-        storage = config._benchmarksession.storage  # type: ignore[attr-defined]  # noqa: SLF001
-        history = [Path(path) for path in storage.query()]
-    workers = tuple(sorted({case.workers for case in settings.cases}))
-    config.stash[CEILINGS] = Ceilings(target_root, filesystem_type(target_root), workers, history)
-    return config.stash[CEILINGS]
-
-
-@pytest.fixture(scope="session")
-def worker_machinery(target_root: Path) -> None:
-    """Start the fork server process strategies fork their workers from, once, before any case: it lives as
-    long as the run, so it is no one case's memory (else it would fall to the first case that starts one)."""
-    directory = tempfile.mkdtemp(dir=target_root)
-    fileio.STRATEGIES["process_batches"](directory, range(1), workers=1, workload=fileio.PayloadWorkload(1))
-    shutil.rmtree(directory)
+    started = [Side(CURRENT, Path(fileio.__file__).resolve().parent.parent)]
+    try:
+        if config.getoption("fileio_baseline"):
+            started.append(Side("baseline", Path(config.getoption("fileio_baseline")).resolve()))
+        config.stash[SIDES] = started
+        yield started
+    finally:
+        for side in started:
+            side.close()
 
 
 def filesystem_type(path: Path) -> str:
@@ -159,11 +157,17 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"fileio API {fileio.API_VERSION} from {Path(fileio.__file__).parent}"
 
 
+def machine() -> dict[str, object]:
+    """What identifies this machine in a saved run's ``machine_info``."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"node": platform.node(), "cpu_count": CPUS, "memory_total": memory}
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
     """Record what decides file-saving speed; drop fields that drift on one host (CPU frequency)."""
     for key in [key for key in machine_info.get("cpu", {}) if key.startswith("hz_actual")]:
         del machine_info["cpu"][key]
-    machine_info.update(machine())  # node, cpu_count, memory_total: a saved ceiling is reused on the same
+    machine_info.update(machine())
     # Without --fileio-dir, rounds are written under pytest's temporary directory, in the system's temp dir.
     machine_info["filesystem"] = filesystem_type(
         config.stash[SETTINGS].directory or Path(tempfile.gettempdir())
@@ -177,16 +181,36 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
         "rounds": settings.rounds,
         "api": fileio.API_VERSION,
         "source": str(Path(fileio.__file__).parent),
+        "session": config.stash[SESSION],  # shared with --fileio-baseline-json: the same sweeps
     }
-    if CEILINGS in config.stash:
-        output_json["fileio"]["ceiling"] = config.stash[CEILINGS].to_json()
     config.stash[VERDICTS] = verdicts(output_json)
     output_json["fileio"]["verdict"] = as_json(config.stash[VERDICTS])
+    if config.getoption("fileio_baseline_json") and SIDES in config.stash:
+        baseline = config.stash[SIDES][1]
+        run = side_run(output_json, config.stash[MEASURED], baseline)
+        Path(config.getoption("fileio_baseline_json")).write_text(json.dumps(run, default=repr))
     if config.getoption("fileio_plot"):
         if has_api(2):
             config.stash[PLOTTED] = fileio.plot_run(output_json, config.getoption("fileio_plot"))
         else:
             config.stash[PLOTTED] = f"no plot: the fileio measured has API {fileio.API_VERSION}, plot needs 2"
+
+
+def side_run(output_json: dict[str, Any], measured_jobs: Measurements, side: Side) -> dict[str, Any]:
+    """The run as the other side measured it, in the same sweeps: this run's cases with that side's rounds."""
+    measured = {
+        case_id: rounds
+        for job in measured_jobs.jobs.values()
+        for (name, case_id), rounds in job.rounds.items()
+        if name == side.name
+    }
+    benchmarks = [
+        {**bench, "stats": {"data": measured[bench["param"]].seconds}}
+        for bench in output_json["benchmarks"]
+        if bench["param"] in measured
+    ]
+    about = {"api": side.about["api"], "source": side.about["source"]}
+    return {**output_json, "fileio": {**output_json["fileio"], **about}, "benchmarks": benchmarks}
 
 
 def _previous(config: pytest.Config) -> dict[str, dict[str, Any]]:
@@ -199,12 +223,12 @@ def _previous(config: pytest.Config) -> dict[str, dict[str, Any]]:
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """After pytest-benchmark's table: one table per job, the fastest marked, then the verdict."""
-    settings = config.stash[SETTINGS]
-    origins = config.stash[CEILINGS].origins if CEILINGS in config.stash else {}
     previous = _previous(config)
+    for note in config.stash[SETTINGS].notes:
+        terminalreporter.write_line(f"fileio: {note}")
     for job_name, results in config.stash[RESULTS].items():
         terminalreporter.write_line("")
-        for line, heading in job_table(job_name, results, settings.rounds, origins.get(job_name), previous):
+        for line, heading in job_table(job_name, results, previous):
             terminalreporter.write_line(line, bold=heading)
     if VERDICTS in config.stash:
         terminalreporter.write_line("")

@@ -1,14 +1,12 @@
 """The regression gate: compare two benchmark runs case by case, each relative to its own run's control.
 
-A case's *ratio* is its median time over the median time of its job's control cases in the same run (plain
-writes, no fileio strategy; measured first and last in the job, rounds pooled), so a machine that is
-uniformly slower or faster changes no ratio. A case has regressed when its ratio grew by more than the
-threshold *and* the change is significant: its interval lies wholly above zero. The interval is a bootstrap
-confidence interval over the raw rounds of all four sets (case and control, baseline and current), widened by
-the noise the two runs show themselves: the run-to-run spread (the robust spread of the changes of the job's
-cases) or, when larger, the drift within each run (how far the job's first and last controls moved apart; a
-case measured between them can be off by that much, and with fewer than three cases in a job it is the only
-measure of the machine's noise there is).
+A case's *ratio*, in each sweep, is its time over the control's time in the same sweep (plain writes, no
+fileio strategy, started alike: warm or cold), so whatever the machine did during that sweep falls on both and
+cancels. A case has regressed when the median of its ratios grew by more than the threshold *and* the change
+is significant: the bootstrap confidence interval of that change, over the sweeps of both runs, lies wholly
+above zero. When both runs come from the same sweeps (CI's ``--fileio-baseline``: the parent commit's round
+of a case and the new one's ran back to back in every sweep), the two are compared directly, sweep by sweep:
+the change is the median of the per-sweep log ratios new / parent.
 """
 
 from __future__ import annotations
@@ -20,15 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.matrix import CONTROL, CONTROL_AGAIN, CONTROLS, DEFAULT_GATE_THRESHOLD
+from bench.matrix import CONTROL, DEFAULT_GATE_THRESHOLD
 from bench.stats import CONFIDENCE, bootstrap_interval
 
 RESAMPLES = 4000
-# Between two runs on a shared machine, cases move by far more than their rounds vary within a run. The
-# interval is widened by this many run-to-run spreads, measured on the job's other cases. On a 2-core VM
-# (quick profile on a tmpfs), 3 and 3.5 raised no alarm over 10 pairs of unchanged runs and caught a 25 %
-# slowdown of one strategy in 8 of 10; 4 caught it in 6 of 10.
-RUN_TO_RUN_Z = 3.5
 
 
 class GateInputError(Exception):
@@ -37,31 +30,12 @@ class GateInputError(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    """One side of a comparison: raw round times per case, grouped by job, from one or more saved runs."""
+    """One side of a comparison: every case's per-sweep log ratios to its control, from one or more runs."""
 
     profile: str
-    samples: dict[str, list[float]]  # case id -> round times in seconds
-    jobs: dict[str, str]  # case id -> job name
-    controls: dict[str, str]  # control case id -> its strategy (CONTROL or CONTROL_AGAIN)
-
-    def control(self, job: str, strategies: tuple[str, ...] = CONTROLS) -> list[float] | None:
-        """The rounds of ``job``'s control cases (both by default), pooled; None when it has none."""
-        rounds = [
-            time
-            for case, name in self.jobs.items()
-            if name == job and self.controls.get(case) in strategies
-            for time in self.samples[case]
-        ]
-        return rounds or None
-
-    def drift(self, job: str) -> float:
-        """|log| of how far ``job``'s last control moved from its first within the run; 0 without both."""
-        import numpy as np
-
-        first, last = self.control(job, (CONTROL,)), self.control(job, (CONTROL_AGAIN,))
-        if first is None or last is None:
-            return 0.0
-        return float(abs(np.log(np.median(last) / np.median(first))))
+    log_ratios: dict[str, list[float]]  # case id -> log(case / control) of each sweep, runs pooled
+    rounds: dict[str, list[float]]  # case id -> its rounds, in sweep order (one run only: else empty)
+    session: str | None  # the measuring session of a single run: two sides of one session share sweeps
 
 
 def run_from_json(data: object, source: str) -> Run:
@@ -70,7 +44,7 @@ def run_from_json(data: object, source: str) -> Run:
 
 
 def load_run(path: str | Path) -> Run:
-    """A run from a pytest-benchmark JSON file, or the pooled rounds of every JSON file in a directory."""
+    """A run from a pytest-benchmark JSON file, or the pooled sweeps of every JSON file in a directory."""
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.json"))
@@ -90,14 +64,19 @@ def load_run(path: str | Path) -> Run:
 
 
 def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
+    import numpy as np
+
     profiles: set[str] = set()
-    samples: dict[str, list[float]] = {}
-    jobs: dict[str, str] = {}
-    controls: dict[str, str] = {}
+    log_ratios: dict[str, list[float]] = {}
+    all_rounds: dict[str, list[float]] = {}
+    sessions: set[str | None] = set()
     for data, name in runs:
         if not isinstance(data, dict) or "fileio" not in data or "benchmarks" not in data:
             raise GateInputError(f"{name}: not a fileio benchmark run (saved by `pytest bench/`)")
         profiles.add(data["fileio"]["profile"])
+        sessions.add(data["fileio"].get("session"))
+        cases: dict[str, tuple[dict[str, Any], list[float]]] = {}
+        controls: dict[tuple[str, str], list[float]] = {}
         for bench in data["benchmarks"]:
             rounds = bench.get("stats", {}).get("data")
             if not rounds:
@@ -105,15 +84,24 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
                     f"{name}: no raw round data; save runs with --benchmark-save-data or --benchmark-json"
                 )
             info = bench.get("extra_info", {})
-            if "job" not in info or "strategy" not in info:
-                raise GateInputError(f"{name}: saved by an older benchmark suite (no job in extra_info)")
-            samples.setdefault(bench["param"], []).extend(rounds)
-            jobs[bench["param"]] = info["job"]
-            if info["strategy"] in CONTROLS:
-                controls[bench["param"]] = info["strategy"]
+            if "job" not in info or "start" not in info:
+                raise GateInputError(
+                    f"{name}: saved by an older benchmark suite (no job or start in extra_info)"
+                )
+            if info["strategy"] == CONTROL:
+                controls[info["job"], info["start"]] = rounds
+            else:
+                cases[bench["param"]] = (info, rounds)
+                all_rounds[bench["param"]] = rounds
+        for case, (info, rounds) in cases.items():
+            control = controls.get((info["job"], info["start"]))
+            if control is not None and len(control) == len(rounds):  # the same sweeps
+                ratios = np.log(np.asarray(rounds) / np.asarray(control)).tolist()
+                log_ratios.setdefault(case, []).extend(ratios)
     if len(profiles) > 1:
         raise GateInputError(f"{source}: runs of different profiles pooled: {', '.join(sorted(profiles))}")
-    return Run(profiles.pop(), samples, jobs, controls)
+    single = len(runs) == 1
+    return Run(profiles.pop(), log_ratios, all_rounds if single else {}, sessions.pop() if single else None)
 
 
 @dataclass(frozen=True)
@@ -129,66 +117,41 @@ class Comparison:
     verdict: str
 
 
-def _log_change(
-    baseline: Any, baseline_control: Any, current: Any, current_control: Any, axis: int = -1
-) -> Any:
-    """log(current ratio / baseline ratio), each ratio a case median over its control median (round times, or
-    stacks of resamples along ``axis``)."""
+def _paired_log_change(log_ratios: Any, axis: int = -1) -> Any:
+    """The median of per-sweep log ratios current / baseline (or stacks of resamples along ``axis``)."""
     import numpy as np
 
-    def ratio(case: Any, control: Any) -> Any:
-        return np.median(case, axis=axis) / np.median(control, axis=axis)
-
-    return np.log(ratio(current, current_control) / ratio(baseline, baseline_control))
+    return np.median(log_ratios, axis=axis)
 
 
-def _round_interval(sets: tuple[list[float], ...]) -> tuple[float, float]:
-    """Bootstrap interval of the log change, resampling the raw rounds of all four sets."""
-    return bootstrap_interval(sets, _log_change, RESAMPLES)
-
-
-def _run_to_run_spread(changes: list[float]) -> float:
-    """How far cases of one job moved apart between the two runs: 1.4826 x the median absolute deviation of
-    their log changes (a robust standard deviation that one regressed case barely moves)."""
+def _log_change(baseline: Any, current: Any, axis: int = -1) -> Any:
+    """The change of the median log ratio (sweeps, or stacks of resamples along ``axis``)."""
     import numpy as np
 
-    if len(changes) < 3:
-        return 0.0
-    middle = np.median(changes)
-    return float(1.4826 * np.median(np.abs(np.asarray(changes) - middle)))
+    return np.median(current, axis=axis) - np.median(baseline, axis=axis)
 
 
 def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHOLD) -> list[Comparison]:
-    """Every case both runs have, with a control in its job on both sides, against ``threshold`` %."""
+    """Every case both runs have with a control in its job on both sides, against ``threshold`` %."""
     import numpy as np
 
     if baseline.profile != current.profile:
         raise GateInputError(f"different profiles: baseline {baseline.profile}, current {current.profile}")
-    sets: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
-    for case in baseline.samples:
-        if case not in current.samples or case in baseline.controls:
-            continue
-        baseline_control, current_control = (
-            baseline.control(baseline.jobs[case]),
-            current.control(current.jobs[case]),
-        )
-        if baseline_control is not None and current_control is not None:
-            sets[case] = (baseline.samples[case], baseline_control, current.samples[case], current_control)
-    if not sets:
+    same_sweeps = baseline.session is not None and baseline.session == current.session
+    common = [case for case in baseline.log_ratios if case in current.log_ratios]
+    if not common:
         raise GateInputError("no cases in common with a control case in both runs")
-    changes = {case: float(_log_change(*four)) for case, four in sets.items()}
-    jobs = {case: baseline.jobs[case] for case in sets}
-    spread = {
-        job: _run_to_run_spread([change for case, change in changes.items() if jobs[case] == job])
-        for job in set(jobs.values())
-    }
     limit = np.log1p(threshold / 100)
     comparisons = []
-    for case, four in sets.items():
-        low, high = _round_interval(four)
-        job = jobs[case]
-        margin = max(RUN_TO_RUN_Z * spread[job], baseline.drift(job) + current.drift(job))
-        low, high, change = low - margin, high + margin, changes[case]
+    for case in common:
+        before, after = baseline.log_ratios[case], current.log_ratios[case]
+        if same_sweeps and len(baseline.rounds[case]) == len(current.rounds[case]):
+            paired = np.log(np.asarray(current.rounds[case]) / np.asarray(baseline.rounds[case])).tolist()
+            change = float(_paired_log_change(paired))
+            low, high = bootstrap_interval((paired,), _paired_log_change, RESAMPLES)
+        else:
+            change = float(_log_change(np.asarray(before), np.asarray(after)))
+            low, high = bootstrap_interval((before, after), _log_change, RESAMPLES)
         if change > limit and low > 0:
             verdict = "REGRESSED"
         elif change < -limit and high < 0:
@@ -197,9 +160,8 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
             verdict = "not significant"
         else:
             verdict = "ok"
-        baseline_ratio = float(np.median(four[0]) / np.median(four[1]))
-        current_ratio = float(np.median(four[2]) / np.median(four[3]))
         relative_change, relative_low, relative_high = np.expm1([change, low, high]).tolist()
+        baseline_ratio, current_ratio = np.exp([np.median(before), np.median(after)]).tolist()
         comparisons.append(
             Comparison(
                 case, baseline_ratio, current_ratio, relative_change, relative_low, relative_high, verdict
@@ -212,9 +174,9 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
     """The table a person reads: one row per case, then a summary naming every regression."""
     lines = [
         f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval     verdict",
-        f"(ratios: case median / control median in the same run; interval: {CONFIDENCE:.0%} bootstrap over "
-        f"the rounds, widened by {RUN_TO_RUN_Z:g} x the run-to-run spread of the job's cases or, if larger, "
-        "by the drift between the job's two controls in each run)",
+        "(ratios: median over the sweeps of the case's time over the control's in the same sweep; change: of "
+        "that median or, when both runs share their sweeps, the median of per-sweep current / baseline; "
+        f"interval: {CONFIDENCE:.0%} bootstrap over the sweeps)",
     ]
     for row in comparisons:
         interval = f"[{row.low:+.1%}, {row.high:+.1%}]"

@@ -35,11 +35,14 @@ class GatePlugin:
                 baseline = load_run(path)
             except GateInputError:
                 continue
-            if baseline.profile == current.profile and baseline.samples.keys() == current.samples.keys():
+            if (
+                baseline.profile == current.profile
+                and baseline.log_ratios.keys() == current.log_ratios.keys()
+            ):
                 break
         else:
             self.report = (
-                f"fileio gate: no earlier {current.profile} run of the same {len(current.samples)} cases "
+                f"fileio gate: no earlier {current.profile} run of the same {len(current.log_ratios)} cases "
                 "saved on this machine to compare with; nothing gated"
             )
             return

@@ -17,15 +17,13 @@ from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, Workl
 
 CPUS = os.cpu_count() or 1
 CSV = "csv"
-CONTROL = "control"  # a job's first case; its last is CONTROL_AGAIN, and the gate pools the two
-CONTROL_AGAIN = "control_again"
-CONTROLS = (CONTROL, CONTROL_AGAIN)
+CONTROL = "control"  # the same bytes made and written by plain code: measured in every sweep of its job
+WARM_START, COLD_START = "warm", "cold"  # in a running program, or in a fresh interpreter (a script run once)
 # process_batches on a fileio.WarmPool started before the clock (API 3 on): the one case whose figure leaves
 # out the pool's start-up, for programs that save batch after batch.
 WARM = "warm_pool"
 DEFAULT_GATE_THRESHOLD = 10.0
-# Enough payload files for ~32 MiB a round, within sensible bounds: the quick profile stays within two minutes
-# on a 2-core VM's ext4 disk.
+# Enough payload files for ~32 MiB a round, within sensible bounds: rounds of tens of milliseconds on a tmpfs.
 PAYLOAD_BYTES_PER_ROUND = 32 << 20
 CUSTOM_FILES = 200  # files per round of a user's own workload (--fileio-workload)
 
@@ -47,14 +45,34 @@ class Job:
     workload: Workload
     files: int
     durability: str
+    factory: str | None = None  # a user's workload: the ``module:factory`` that makes it
+
+    @property
+    def kind(self) -> str:
+        """What makes the bytes: "csv" (Python-generated, CPU-bound), "payload" (ready bytes) or "custom"."""
+        if isinstance(self.workload, PayloadWorkload):
+            return "payload"
+        return CSV if isinstance(self.workload, CsvWorkload) else "custom"
 
     @property
     def name(self) -> str:
         if isinstance(self.workload, PayloadWorkload):
-            kind = format_size(self.workload.size)
+            label = format_size(self.workload.size)
         else:
-            kind = CSV if isinstance(self.workload, CsvWorkload) else type(self.workload).__name__
-        return f"{kind}-{self.durability}"
+            label = CSV if self.kind == CSV else type(self.workload).__name__
+        return f"{label}-{self.durability}"
+
+    def spec(self) -> dict[str, object]:
+        """How a runner (bench/runner.py) makes the job's workload: plain data, sent as JSON."""
+        if isinstance(self.workload, CsvWorkload):
+            return {"kind": CSV, "n_lines": self.workload.n_lines, "n_values": self.workload.n_values}
+        if isinstance(self.workload, PayloadWorkload):
+            return {"kind": "payload", "size": self.workload.size}
+        return {"kind": "custom", "factory": self.factory}
+
+    def extra_info(self) -> dict[str, object]:
+        """The job's fields, as the saved JSON keeps them for the verdict and the gate."""
+        return {"job": self.name, "job_kind": self.kind, "durability": self.durability, "files": self.files}
 
     @property
     def has_control(self) -> bool:
@@ -69,14 +87,19 @@ class Case:
     strategy: str
     workers: int
     job: Job
+    start: str = WARM_START  # COLD_START: each round in a fresh interpreter, its start-up timed
 
     @property
     def id(self) -> str:
-        return f"{self.strategy}-w{self.workers}-{self.job.name}"
+        return f"{self.strategy}-w{self.workers}-{self.job.name}" + ("-cold" if self.is_cold else "")
 
     @property
     def is_control(self) -> bool:
-        return self.strategy in CONTROLS
+        return self.strategy == CONTROL
+
+    @property
+    def is_cold(self) -> bool:
+        return self.start == COLD_START
 
     @property
     def unavailable_reason(self) -> str | None:
@@ -85,8 +108,13 @@ class Case:
         return STRATEGIES["process_batches" if self.strategy == WARM else self.strategy].unavailable_reason
 
     def extra_info(self) -> dict[str, object]:
-        """What identifies the case in the saved JSON, read back by the gate."""
-        return {"strategy": self.strategy, "workers": self.workers, "job": self.job.name}
+        """What identifies the case in the saved JSON, read back by the verdict and the gate."""
+        return {
+            "strategy": self.strategy,
+            "workers": self.workers,
+            "start": self.start,
+            **self.job.extra_info(),
+        }
 
 
 BENCH_STRATEGIES = (*STRATEGIES, WARM) if has_api(3) else tuple(STRATEGIES)
@@ -99,29 +127,47 @@ class Profile:
     workers: tuple[int, ...]
     sizes: tuple[str, ...]  # "csv" or a payload size such as "256KiB"
     durabilities: tuple[str, ...]
-    rounds: int
+    rounds: int  # sweeps at least: every case of a job once each, in a random order
     csv_files: int
     strategies: tuple[str, ...] = BENCH_STRATEGIES
     durable: tuple[str, str, int] | None = None  # one more job: (size, durability, files)
+    cold: tuple[str, ...] = ()  # strategies (and the control) also measured in a fresh interpreter
+    max_rounds: int = 40  # sweeps at most, while the intervals are still wide and the budget lasts
+    budget_s: float = 30.0  # seconds of sweeps per job, after the warm-up and the first ``rounds`` sweeps
 
 
 # dask starts a cluster every round (0.5-1 s here): the full profile measures it, the short ones leave it out.
 WITHOUT_DASK = tuple(name for name in BENCH_STRATEGIES if name != "dask")
+# The quick profile's strategies: those that can win on a small machine, and auto. asyncio (aiofiles: a
+# thread hop per call) and dask never did here; the full profile measures them.
+QUICK_STRATEGIES = tuple(name for name in WITHOUT_DASK if name != "asyncio")
+# What a script run once would call, and the control: cold start-up is where they differ most.
+COLD_STRATEGIES = (CONTROL, "sequential", "threads", "process_batches", "auto")
 
 PROFILES = {
-    # A CPU-bound job, an I/O-bound one and a durable one at a few pool sizes: about two minutes on two cores.
+    # A CPU-bound job, an I/O-bound one and a durable one at as many workers as CPUs, warm and cold: about
+    # two minutes on two cores.
     "quick": Profile(
-        workers=(1, 2, 4),
+        workers=(CPUS,),
         sizes=(CSV, "256KiB"),
         durabilities=("none",),
         rounds=5,
-        csv_files=48,
-        strategies=WITHOUT_DASK,
-        durable=("64KiB", "atomic", 64),
+        csv_files=24,
+        strategies=QUICK_STRATEGIES,
+        durable=("64KiB", "atomic", 256),
+        cold=COLD_STRATEGIES,
+        max_rounds=25,
+        budget_s=18.0,
     ),
     # The classic tutorial's job: 5,000 default CSV files, every strategy but dask at 8 workers.
     "seed": Profile(
-        workers=(8,), sizes=(CSV,), durabilities=("none",), rounds=3, csv_files=5000, strategies=WITHOUT_DASK
+        workers=(8,),
+        sizes=(CSV,),
+        durabilities=("none",),
+        rounds=3,
+        csv_files=5000,
+        strategies=WITHOUT_DASK,
+        max_rounds=3,
     ),
     "full": Profile(
         workers=tuple(range(1, 2 * CPUS + 1)),
@@ -129,6 +175,8 @@ PROFILES = {
         durabilities=DURABILITIES,
         rounds=5,
         csv_files=200,
+        cold=COLD_STRATEGIES,
+        budget_s=60.0,
     ),
 }
 
@@ -139,9 +187,12 @@ class Settings:
 
     profile: str
     cases: list[Case]
-    rounds: int
+    rounds: int  # sweeps at least
+    max_rounds: int  # sweeps at most
+    budget_s: float  # seconds of sweeps per job beyond the first ``rounds``
     directory: Path | None
     gate: float | None  # the gate's threshold in %, or None when the gate is off
+    notes: tuple[str, ...] = ()  # what the options left out of the profile, said once at the start
 
 
 def _listed(option: str, text: str, parse: Callable[[str], Parsed]) -> tuple[Parsed, ...]:
@@ -179,10 +230,11 @@ def _one_of(choices: Iterable[str]) -> Callable[[str], str]:
     return parse
 
 
-def _workload(text: str) -> Workload:
+def _workload(text: str) -> str:
     if not has_api(2):
         raise ValueError(f"needs fileio API 2; the fileio measured has API {fileio.API_VERSION}")
-    return fileio.load_workload(text)
+    fileio.load_workload(text)  # here, to name a bad one at once
+    return text
 
 
 def _job_kind(text: str) -> str:
@@ -205,10 +257,12 @@ def _jobs(
     return jobs
 
 
-def cases_of(jobs: list[Job], strategies: Iterable[str], workers: tuple[int, ...]) -> list[Case]:
-    """Each job opens with its control and sequential, the baselines, then every other strategy at every pool
-    size, and closes with the control again: the gate pools both controls, so the job's start and end both
-    speak for the machine."""
+def cases_of(
+    jobs: list[Job], strategies: Iterable[str], workers: tuple[int, ...], cold: Iterable[str] = ()
+) -> list[Case]:
+    """Each job's control and sequential, the baselines, then every other strategy at every pool size, warm;
+    then the ``cold`` ones (at the largest pool size) in a fresh interpreter. A job's cases are measured
+    together, sweep after sweep, each sweep in a random order."""
     cases = []
     for job in jobs:
         if job.has_control:
@@ -218,8 +272,10 @@ def cases_of(jobs: list[Job], strategies: Iterable[str], workers: tuple[int, ...
         for strategy in strategies:
             if strategy != "sequential":
                 cases.extend(Case(strategy, count, job) for count in workers)
-        if job.has_control:
-            cases.append(Case(CONTROL_AGAIN, 1, job))
+        for strategy in cold:
+            if strategy in strategies or (strategy == CONTROL and job.has_control):
+                single = strategy in (CONTROL, "sequential")
+                cases.append(Case(strategy, 1 if single else max(workers), job, COLD_START))
     return cases
 
 
@@ -235,29 +291,48 @@ def read_settings(options: Mapping[str, str | None]) -> Settings:
         text = options.get(key)
         return _listed(key, text, parse) if text else None
 
-    files = option("files", _positive)
-    rounds = option("rounds", _positive)
-    gate = option("gate", _percent)
+    def single(key: str, parse: Callable[[str], Parsed]) -> Parsed | None:
+        values = option(key, parse)
+        if values and len(values) > 1:
+            raise OptionError(f"--fileio-{key}: takes one value, got {options[key]!r}")
+        return values[0] if values else None
+
+    files = single("files", _positive)
+    rounds = single("rounds", _positive)
+    gate = single("gate", _percent)
     directory = Path(dir_text) if (dir_text := options.get("dir")) else None
     if directory is not None and not directory.is_dir():
         raise OptionError(f"--fileio-dir: {str(directory)!r} is not an existing directory")
     sizes, durabilities = option("sizes", _job_kind), option("durability", _one_of(DURABILITIES))
-    workload = option("workload", _workload)
+    workload = single("workload", _workload)
+    notes = []
     if workload:  # the user's own: one job per durability
-        count = files[0] if files else CUSTOM_FILES
-        jobs = [Job(workload[0], count, durability) for durability in durabilities or profile.durabilities]
+        made, count = fileio.load_workload(workload), files or CUSTOM_FILES
+        jobs = [Job(made, count, durability, workload) for durability in durabilities or profile.durabilities]
     else:
-        jobs = _jobs(
-            sizes or profile.sizes, durabilities or profile.durabilities, files[0] if files else None, profile
-        )
-        if profile.durable and not (sizes or durabilities):
+        jobs = _jobs(sizes or profile.sizes, durabilities or profile.durabilities, files, profile)
+        if profile.durable:
             size, durability, count = profile.durable
-            jobs.append(Job(PayloadWorkload(parse_size(size)), files[0] if files else count, durability))
+            if sizes or durabilities:
+                notes.append(
+                    f"--fileio-sizes/--fileio-durability replace the {name} profile's jobs: its {size} "
+                    f"{durability} job is left out"
+                )
+            else:
+                jobs.append(Job(PayloadWorkload(parse_size(size)), files or count, durability))
     cases = cases_of(
         jobs,
         option("strategies", _one_of(BENCH_STRATEGIES)) or profile.strategies,
         option("workers", _positive) or profile.workers,
+        profile.cold,
     )
     return Settings(
-        name, cases, rounds[0] if rounds else profile.rounds, directory, gate[0] if gate else None
+        name,
+        cases,
+        rounds or profile.rounds,
+        rounds or profile.max_rounds,  # a number of rounds asked for is kept to
+        profile.budget_s,
+        directory,
+        gate,
+        tuple(notes),
     )

@@ -53,11 +53,12 @@ def tree_bytes(pid: int) -> int:
 
 
 class PeakMemory(AbstractContextManager["PeakMemory"]):
-    """``with PeakMemory() as peak:`` samples this process's tree every few milliseconds in a thread;
+    """``with PeakMemory(pid) as peak:`` samples the tree of ``pid`` (this process by default) every few
+    milliseconds in a thread;
     afterwards ``peak.mb`` is the highest sum seen above the sum at entry, in MB (10^6 bytes)."""
 
-    def __init__(self) -> None:
-        self._pid = os.getpid()
+    def __init__(self, pid: int | None = None) -> None:
+        self._pid = os.getpid() if pid is None else pid
         self._baseline = self._peak = 0
         self._done = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="fileio-bench-memory", daemon=True)

@@ -9,10 +9,11 @@ CONFIDENCE = 0.95
 
 
 def bootstrap_interval(
-    samples: tuple[list[float], ...], statistic: Callable[..., Any], resamples: int
+    samples: tuple[list[float], ...], statistic: Callable[..., Any], resamples: int, paired: bool = False
 ) -> tuple[float, float]:
     """The percentile bootstrap interval (``CONFIDENCE``) of ``statistic(*samples, axis=-1)``, each sample
-    resampled on its own; seeded, so the same rounds always give the same interval."""
+    resampled on its own, or with ``paired`` the same sweeps of every sample together; seeded, so the same
+    rounds always give the same interval."""
     import numpy as np
     from scipy.stats import bootstrap
 
@@ -23,6 +24,7 @@ def bootstrap_interval(
         confidence_level=CONFIDENCE,
         method="percentile",
         vectorized=True,
+        paired=paired,
         rng=np.random.default_rng(0),
     ).confidence_interval
     return float(interval.low), float(interval.high)

@@ -1,10 +1,13 @@
-"""The end-of-run tables: one per job, every case's median, throughput, speed-up over ``sequential``,
-efficiency (its ceiling over its median, where fileio has the probe) and peak memory."""
+"""The end-of-run tables: one per job, every case's median, throughput, speed-up over ``sequential`` started
+alike, efficiency (the job's ceiling over the case's time, in the same sweep, where fileio has the probe) and
+peak memory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from bench.matrix import WARM, Case
 
@@ -12,25 +15,43 @@ WARM_NOTE = (
     f"({WARM}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
     "includes starting its workers)"
 )
+COLD_NOTE = (
+    "(cold: each round in a fresh interpreter, timed from its start to its exit, as a script run once pays "
+    "it; warm: in a running program, its interpreter, imports and fork server already up)"
+)
+
+
+def paired_median(numerator: list[float], denominator: list[float]) -> float:
+    """The median of per-sweep ratios: each round over the round of the same sweep."""
+    return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 
 @dataclass(frozen=True)
 class Result:
-    """One case's outcome: its median over the timed rounds and what each round wrote."""
+    """One case's outcome: its rounds in sweep order, what a round wrote, and its job's ceiling per sweep."""
 
     case: Case
-    median: float
+    rounds: list[float]
     files: int
     bytes: int
-    peak_mb: float  # the caller's process tree in the warm-up round, at its peak, above where it started
-    ceiling_s: float | None = None  # the least time this machine could take (bench.ceiling); None: no probe
+    peak_mb: float  # the runner's process tree in the warm-up round, at its peak, above where it started
+    ceilings: list[float] | None = None  # the least time this machine could take, per sweep; None: no probe
+    sweeps: int = 0
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.rounds))
 
     def speedup(self, baseline: Result | None) -> float | None:
-        return baseline.median / self.median if baseline else None
+        """Over ``baseline`` (sequential, started alike), sweep by sweep."""
+        return paired_median(baseline.rounds, self.rounds) if baseline else None
 
     @property
     def efficiency(self) -> float | None:
-        return None if self.ceiling_s is None else self.ceiling_s / self.median
+        """The ceiling over the case's time, sweep by sweep; warm cases only (the ceiling has no start-up)."""
+        if self.ceilings is None or self.case.is_cold:
+            return None
+        return paired_median(self.ceilings, self.rounds)
 
     def extra_info(self, baseline: Result | None) -> dict[str, object]:
         """Throughput, memory and, where there is a ceiling, efficiency for the saved JSON."""
@@ -42,58 +63,66 @@ class Result:
             "speedup": self.speedup(baseline),
             "peak_rss_mb": self.peak_mb,
         }
-        if self.ceiling_s is not None:
-            info.update(ceiling_s=self.ceiling_s, efficiency=self.efficiency)
+        if self.efficiency is not None:
+            info.update(ceiling_rounds=self.ceilings, efficiency=self.efficiency)
         return info
 
 
-def sequential_result(results: list[Result]) -> Result | None:
-    return next((result for result in results if result.case.strategy == "sequential"), None)
+def sequential_result(results: list[Result], start: str) -> Result | None:
+    """The job's sequential case started the same way (warm or cold), the speed-ups' reference."""
+    return next(
+        (result for result in results if result.case.strategy == "sequential" and result.case.start == start),
+        None,
+    )
 
 
 def job_table(
-    job_name: str,
-    results: list[Result],
-    rounds: int,
-    ceiling_origin: str | None = None,
-    previous: dict[str, dict[str, Any]] | None = None,
+    job_name: str, results: list[Result], previous: dict[str, dict[str, Any]] | None = None
 ) -> list[tuple[str, bool]]:
-    """The lines of one job's table, each with whether it is a heading; the fastest strategy is marked.
-    ``ceiling_origin`` says whether the ceiling was measured now or reused; there is an efficiency column only
-    when the cases have a ceiling. ``previous``, a compared run's cases by id, adds its median and speed-up
-    and the change of the median."""
+    """The lines of one job's table, each with whether it is a heading; the fastest warm and cold cases are
+    marked. There is an efficiency column only when the cases have a ceiling. ``previous``, a compared run's
+    cases by id, adds its median and speed-up and the change of the median."""
     first = results[0]
-    baseline = sequential_result(results)
-    strategies = [result for result in results if not result.case.is_control]
-    fastest = min(strategies, key=lambda result: result.median, default=None)
     width = 12 if any(result.efficiency is not None for result in results) else 0  # the efficiency column
     heading = (
-        f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round, median of {rounds}"
+        f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round; {first.sweeps} sweeps, "
+        "every case once a sweep in a random order; speed-up and efficiency: medians of per-sweep ratios"
     )
     lines = [
-        (heading + (f"; {ceiling_origin}" if ceiling_origin else ""), True),
+        (heading, True),
         (
-            f"{'strategy':<20}{'workers':>8}{'median s':>11}{'MB/s':>10}{'files/s':>10}{'speed-up':>10}"
-            f"{'efficiency' if width else '':>{width}}{'peak MB':>9}"
+            f"{'strategy':<20}{'workers':>8}{'start':>6}{'median s':>11}{'MB/s':>10}{'files/s':>10}"
+            f"{'speed-up':>10}{'efficiency' if width else '':>{width}}{'peak MB':>9}"
             + (f"{'prev s':>10}{'prev x':>8}{'change':>8}" if previous else ""),
             False,
         ),
     ]
+    fastest = [
+        min(group, key=lambda result: result.median)
+        for start in {result.case.start for result in results}
+        if (
+            group := [
+                result for result in results if result.case.start == start and not result.case.is_control
+            ]
+        )
+    ]
     for result in results:
-        speedup = result.speedup(baseline)
+        speedup = result.speedup(sequential_result(results, result.case.start))
         lines.append(
             (
-                f"{result.case.strategy:<20}{result.case.workers:>8}{result.median:>11.4f}"
-                f"{result.bytes / 1e6 / result.median:>10.1f}{result.files / result.median:>10.1f}"
-                f"{'-' if speedup is None else f'{speedup:.2f}x':>10}"
+                f"{result.case.strategy:<20}{result.case.workers:>8}{result.case.start:>6}"
+                f"{result.median:>11.4f}{result.bytes / 1e6 / result.median:>10.1f}"
+                f"{result.files / result.median:>10.1f}{'-' if speedup is None else f'{speedup:.2f}x':>10}"
                 f"{f'{result.efficiency:.0%}' if result.efficiency is not None else '':>{width}}"
                 f"{result.peak_mb:>9.1f}{_compared(result, previous)}"
-                f"{'  <- fastest' if result is fastest else ''}",
+                f"{'  <- fastest' if any(result is best for best in fastest) else ''}",
                 False,
             )
         )
     if any(result.case.strategy == WARM for result in results):
         lines.append((WARM_NOTE, False))
+    if any(result.case.is_cold for result in results):
+        lines.append((COLD_NOTE, False))
     return lines
 
 

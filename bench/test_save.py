@@ -1,31 +1,82 @@
-"""Each case saves its job's files into a fresh directory per round; every round's output is verified. The
-warm-up round is also sampled for memory; each case gets its ceiling (bench.ceiling) where fileio has one."""
+"""Each case is one pytest test, but its rounds are measured with the rest of its job (``bench.sweep``): at
+the job's first case, every case of the job is measured sweep by sweep, every round verified byte for byte.
+Each test then hands its case's rounds to pytest-benchmark, whose storage, JSON, ``--benchmark-compare`` and
+history stay the record."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fileio
-from bench import control
-from bench.ceiling import Ceilings
-from bench.matrix import WARM, Case, Settings
-from bench.memory import PeakMemory
+import pytest
+
+from bench.control import ControlWorkload
+from bench.matrix import Case, Settings
+from bench.sweep import JobMeasurement, Side, measure_job
 from bench.tables import Result, sequential_result
-from fileio import STRATEGIES, SaveReport, Workload, expected_digests, verify
+from fileio import Workload, expected_digests, verify
 
-_DIGESTS: dict[tuple[Workload, int], dict[int, bytes]] = {}
+_DIGESTS: dict[tuple[Workload | ControlWorkload, int], dict[int, bytes]] = {}
+CURRENT = "current"  # the side of this checkout's fileio; "baseline" is the one CI compares it with
+MEASURED = pytest.StashKey["Measurements"]()
 
 
-def digests(workload: Workload, files: int) -> dict[int, bytes]:
+def digests(workload: Workload | ControlWorkload, files: int) -> dict[int, bytes]:
     """Expected digests, computed once per job (and once for its control) and shared by its cases."""
     if (workload, files) not in _DIGESTS:
         _DIGESTS[workload, files] = expected_digests(range(files), workload)
     return _DIGESTS[workload, files]
+
+
+def verify_round(case: Case, directory: Path) -> None:
+    """Fail the case unless the round wrote exactly its job's bytes (the control: its own bytes)."""
+    job = case.job
+    expected = ControlWorkload(**job.spec()) if case.is_control else job.workload  # type: ignore[arg-type]
+    verify(directory, range(job.files), expected, digests(expected, job.files))
+
+
+class Measurements:
+    """Each job measured once, at its first case, with every case of it that this session runs."""
+
+    def __init__(self, settings: Settings, sides: list[Side], root: Path, selected: list[Case], timed: bool):
+        self.settings, self.sides, self.root, self.selected, self.timed = (
+            settings,
+            sides,
+            root,
+            selected,
+            timed,
+        )
+        self.jobs: dict[str, JobMeasurement] = {}
+
+    def of(self, case: Case) -> JobMeasurement:
+        name = case.job.name
+        if name not in self.jobs:
+            cases = [other for other in self.selected if other.job.name == name]
+            reference = next((other for other in cases if other.is_control), None) or next(
+                (other for other in cases if other.strategy == "sequential" and not other.is_cold), cases[0]
+            )
+            settings = self.settings
+            self.jobs[name] = measure_job(
+                cases, self.sides, self.root,
+                min_sweeps=settings.rounds if self.timed else 1,
+                max_sweeps=settings.max_rounds if self.timed else 1,
+                budget_s=settings.budget_s, verify_round=verify_round,
+                with_ceiling=self.timed and self.sides[0].about["api"] >= 2, reference=reference,
+            )  # fmt: skip
+        return self.jobs[name]
+
+
+class _Replay:
+    """A clock that plays back measured rounds to pytest-benchmark: start at 0, end at the round's time."""
+
+    __name__ = "fileio_sweep"
+
+    def __init__(self, seconds: list[float]) -> None:
+        self.readings: Iterator[float] = iter([value for duration in seconds for value in (0.0, duration)])
+
+    def __call__(self) -> float:
+        return next(self.readings)
 
 
 def test_save(
@@ -33,61 +84,36 @@ def test_save(
     case: Case,
     settings: Settings,
     results: dict[str, list[Result]],
-    target_root: Path,
-    ceilings: Ceilings | None,
-    worker_machinery: None,
+    measurements: Measurements,
 ) -> None:
-    """Time one strategy on one job; fail if any round wrote wrong bytes."""
-    job = case.job
-    ceiling_s = ceilings.seconds(case) if ceilings is not None else None  # measured at the job's first case
-    ids = range(job.files)
-    options: dict[str, Any] = {"workload": job.workload, "durability": job.durability}
-    expected = control.ControlWorkload(job.workload) if case.is_control else job.workload
-    reports: list[SaveReport | control.ControlReport] = []
-    unchecked: list[Path] = []
-
-    def fresh_directory() -> tuple[tuple[Path, range], dict[str, Any]]:
-        directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=target_root))
-        unchecked.append(directory)
-        return (directory, ids), options
-
-    warm_pool = fileio.WarmPool(case.workers) if case.strategy == WARM else None
-    strategy: Callable[..., SaveReport | control.ControlReport]
-    if warm_pool is not None:
-        warm_pool.start()  # before the clock: what the case measures is a save on a running pool
-        strategy = warm_pool.save  # its workers are the pool's
-    else:
-        strategy = control.save if case.is_control else STRATEGIES[case.strategy]
-        options["workers"] = case.workers
-    memory = PeakMemory()
-
-    def save(directory: Path, ids: range, **options: Any) -> None:
-        # Only the first call is sampled: the warm-up round (pytest-benchmark's pedantic runs setup, target
-        # and teardown for it too), or the one untimed call with --benchmark-disable; never a timed round.
-        with memory if not reports else nullcontext():
-            reports.append(strategy(directory, ids, **options))
-
-    def check_and_remove(directory: Path, *args: object, **kwargs: object) -> None:
-        unchecked.remove(directory)
-        try:
-            verify(directory, ids, expected, digests(expected, job.files))
-        finally:
-            shutil.rmtree(directory)
-
-    benchmark.group = job.name
+    """Time one case with the rest of its job; fail if any round wrote wrong bytes."""
+    measured = measurements.of(case)
+    rounds = measured.rounds[CURRENT, case.id]
+    benchmark.group = case.job.name
     benchmark.extra_info.update(case.extra_info())
-    try:
-        benchmark.pedantic(
-            save, setup=fresh_directory, teardown=check_and_remove, rounds=settings.rounds, warmup_rounds=1
-        )
-    finally:
-        if warm_pool is not None:
-            warm_pool.close()
-    for directory in list(unchecked):  # with --benchmark-disable there is one untimed run and no teardown
-        check_and_remove(directory)
-    if not benchmark.disabled:
-        job_results = results.setdefault(job.name, [])
-        median = benchmark.stats.stats.median
-        result = Result(case, median, reports[-1].files, reports[-1].bytes, memory.mb, ceiling_s)
-        job_results.append(result)
-        benchmark.extra_info.update(result.extra_info(sequential_result(job_results)))
+    if benchmark.disabled:  # each case ran once, verified, in the job's one sweep
+        benchmark.pedantic(lambda: None)
+        return
+    # pytest-benchmark has no public way to record rounds measured elsewhere: its clock is replaced.
+    benchmark._timer = _Replay(rounds.seconds)  # noqa: SLF001
+    benchmark.pedantic(lambda: None, rounds=len(rounds.seconds))
+    ceilings = measured.ceilings.get(case.workers) or None
+    result = Result(
+        case, rounds.seconds, rounds.files, rounds.bytes, rounds.peak_mb, ceilings, measured.sweeps
+    )
+    job_results = results.setdefault(case.job.name, [])
+    job_results.append(result)
+    benchmark.extra_info.update(result.extra_info(sequential_result(job_results, case.start)))
+
+
+@pytest.fixture(scope="session")
+def measurements(
+    request: pytest.FixtureRequest, settings: Settings, sides: list[Side], target_root: Path
+) -> Measurements:
+    selected = [item.callspec.params["case"] for item in request.session.items if hasattr(item, "callspec")]
+    selected = [case for case in selected if isinstance(case, Case) and case.unavailable_reason is None]
+    measured = Measurements(
+        settings, sides, target_root, selected, not request.config.option.benchmark_disable
+    )
+    request.config.stash[MEASURED] = measured
+    return measured

@@ -1,8 +1,11 @@
-"""The verdict: per job, the fastest strategy with its speed-up and a confidence interval, the cases within
-noise of it, and whether the machine held still; then one recommendation across jobs.
+"""The verdict: per job and start (warm: in a running program; cold: a script run once), the fastest
+strategy with its speed-up and a confidence interval, the cases within noise of it, and its efficiency; then
+one recommendation across jobs.
 
-It reads a run as pytest-benchmark saves it (raw rounds in ``stats.data``, the case in ``extra_info``), so a
-saved run gives the same verdict as the live one, and tests feed it small runs with known rounds.
+Every case of a job was measured in the same sweeps (bench.sweep), so two cases are compared sweep by sweep:
+the intervals come from a paired bootstrap over the sweeps. It reads a run as pytest-benchmark saves it (raw
+rounds in ``stats.data``, in sweep order; the case's fields in ``extra_info``), so a saved run gives the same
+verdict as the live one, and tests feed it small runs with known rounds.
 """
 
 from __future__ import annotations
@@ -12,22 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from bench.matrix import CONTROL, CONTROL_AGAIN, CSV, WARM
+from bench.matrix import CONTROL, CSV, WARM, WARM_START
 from bench.stats import CONFIDENCE, bootstrap_interval
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
 RESAMPLES = 2000
-# The two controls of a job differing by more than this means the machine changed speed while the job ran:
-# the gate's own threshold, since drift that large would fail it too.
-DRIFT = 0.10
+# A fastest case whose speed-up is known no better than this (interval high / low) was not resolved from the
+# machine's noise within the run's budget.
+RESOLVED = 1.20
 
 
 @dataclass(frozen=True)
 class Case:
     strategy: str
     workers: int
+    start: str
     rounds: list[float]
-    efficiency: float | None = None
+    ceilings: list[float] | None = None  # the job's ceiling in each sweep, at this pool size
     peak_rss_mb: float | None = None
 
     @property
@@ -36,112 +40,126 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Job:
+    """What a job is, from the fields the run saved (never from its name)."""
+
+    name: str
+    kind: str  # "csv", "payload" or "custom"
+    durability: str
+
+
+@dataclass(frozen=True)
 class JobVerdict:
     job: str
+    kind: str
+    durability: str
+    start: str  # "warm" or "cold"
     fastest: str
-    speedup: float | None  # over sequential, medians; None without a sequential case
+    speedup: float | None  # over sequential started alike, sweep by sweep; None without a sequential case
     low: float | None  # its confidence interval
     high: float | None
     ties: list[str]  # cases whose times cannot be told from the fastest's
-    auto: float | None  # the fastest case's time over auto's best, when auto was measured
+    auto: float | None  # the fastest case's time over auto's, when auto was measured
     warm: str | None  # the fastest warm_pool case: for saves batch after batch, with no start-up to pay
     warm_speed: float | None  # the fastest case's time over the warm pool's
-    efficiency: float | None
+    efficiency: float | None  # the ceiling over the fastest case's time, sweep by sweep
+    efficiency_low: float | None
+    efficiency_high: float | None
     peak_rss_mb: float | None
-    drift: float | None  # control_again / control - 1
     reliable: bool
     notes: list[str] = field(default_factory=list)
 
 
-def _ratio_interval(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
-    """median(slow) / median(fast) and its bootstrap interval over both cases' rounds."""
+def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
+    """median(slow / fast) over the sweeps, and its paired bootstrap interval."""
 
     def statistic(a: Any, b: Any, axis: int = -1) -> Any:
-        return np.median(a, axis=axis) / np.median(b, axis=axis)
+        return np.median(np.asarray(a) / np.asarray(b), axis=axis)
 
-    ratio = float(statistic(np.asarray(slow), np.asarray(fast)))
-    if len(slow) < 2 or len(fast) < 2:
+    ratio = float(statistic(slow, fast))
+    if len(slow) < 3 or len(slow) != len(fast):
         return ratio, ratio, ratio
-    return (ratio, *bootstrap_interval((slow, fast), statistic, RESAMPLES))
+    return (ratio, *bootstrap_interval((slow, fast), statistic, RESAMPLES, paired=True))
 
 
 def _median(case: Case) -> float:
     return float(np.median(case.rounds))
 
 
-def read_cases(run: dict[str, Any]) -> dict[str, list[Case]]:
-    """The cases of a saved run, by job, in the order measured."""
-    jobs: dict[str, list[Case]] = {}
+def read_cases(run: dict[str, Any]) -> dict[tuple[Job, str], list[Case]]:
+    """The cases of a saved run, by job and start, in the order measured."""
+    groups: dict[tuple[Job, str], list[Case]] = {}
     for bench in run["benchmarks"]:
         info, rounds = bench.get("extra_info", {}), bench.get("stats", {}).get("data")
         if "job" in info and rounds:
+            job = Job(info["job"], info["job_kind"], info["durability"])
             case = Case(
-                info["strategy"], info["workers"], rounds, info.get("efficiency"), info.get("peak_rss_mb")
-            )
-            jobs.setdefault(info["job"], []).append(case)
-    return jobs
+                info["strategy"], info["workers"], info["start"], rounds, info.get("ceiling_rounds"),
+                info.get("peak_rss_mb"),
+            )  # fmt: skip
+            groups.setdefault((job, info["start"]), []).append(case)
+    return groups
 
 
-def judge(job: str, cases: list[Case]) -> JobVerdict:
-    """The verdict on one job's cases."""
+def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
+    """The verdict on one job's cases started alike."""
     by_strategy = {case.strategy: case for case in cases}
     # The verdict is on one save, its workers' start-up included: auto is measured against it, not in it, and
     # the warm pool, whose start-up is not in its time, answers another question (saves batch after batch).
-    strategies = [case for case in cases if case.strategy not in (CONTROL, CONTROL_AGAIN, AUTO, WARM)]
+    strategies = [case for case in cases if case.strategy not in (CONTROL, AUTO, WARM)]
     fastest = min(strategies, key=_median)
-    autos = [_median(case) for case in cases if case.strategy == AUTO]
-    auto = _median(fastest) / min(autos) if autos else None
+    auto = _paired_ratio(fastest.rounds, by_strategy[AUTO].rounds)[0] if AUTO in by_strategy else None
     warm = min((case for case in cases if case.strategy == WARM), key=_median, default=None)
     ties = [
         case.name
         for case in strategies
-        if case is not fastest and _ratio_interval(case.rounds, fastest.rounds)[1] <= 1.0
+        if case is not fastest and _paired_ratio(case.rounds, fastest.rounds)[1] <= 1.0
     ]
     speedup = low = high = None
+    notes = []
+    reliable = True
     if "sequential" in by_strategy:
-        speedup, low, high = _ratio_interval(by_strategy["sequential"].rounds, fastest.rounds)
-    drift, notes = None, []
-    if CONTROL in by_strategy and CONTROL_AGAIN in by_strategy:
-        drift = (
-            float(np.median(by_strategy[CONTROL_AGAIN].rounds) / np.median(by_strategy[CONTROL].rounds)) - 1
-        )
-    reliable = drift is None or abs(drift) <= DRIFT
+        speedup, low, high = _paired_ratio(by_strategy["sequential"].rounds, fastest.rounds)
+        reliable = high <= low * RESOLVED
     if not reliable:
         notes.append(
-            f"the machine drifted {drift:+.0%} within this job (control_again vs control): this verdict is "
-            "unreliable; benchmark on a tmpfs (--fileio-dir) or with more rounds (--fileio-rounds)"
+            f"the speed-up is known only within {low:.2f}-{high:.2f}x: the machine's noise was not resolved "
+            "in "
+            "this run's budget; benchmark on a tmpfs (--fileio-dir) or with more sweeps (--fileio-rounds)"
         )
+    efficiency = efficiency_low = efficiency_high = None
+    if fastest.ceilings:
+        efficiency, efficiency_low, efficiency_high = _paired_ratio(fastest.ceilings, fastest.rounds)
     return JobVerdict(
-        job,
-        fastest.name,
-        speedup,
-        low,
-        high,
-        ties,
-        auto,
-        warm.name if warm else None,
-        _median(fastest) / _median(warm) if warm else None,
-        fastest.efficiency,
-        fastest.peak_rss_mb,
-        drift,
-        reliable,
-        notes,
-    )
+        job.name, job.kind, job.durability, start, fastest.name, speedup, low, high, ties,
+        auto, warm.name if warm else None,
+        _paired_ratio(fastest.rounds, warm.rounds)[0] if warm else None,
+        efficiency, efficiency_low, efficiency_high, fastest.peak_rss_mb, reliable, notes,
+    )  # fmt: skip
 
 
 def verdicts(run: dict[str, Any]) -> list[JobVerdict]:
-    return [judge(job, cases) for job, cases in read_cases(run).items()]
+    return [judge(job, start, cases) for (job, start), cases in read_cases(run).items()]
+
+
+QUESTIONS = {
+    WARM_START: "in a running program",
+    "cold": "a script run once (a fresh interpreter, its start-up included)",
+}
 
 
 def line(verdict: JobVerdict) -> str:
     """One line a person can act on."""
-    text = f"{verdict.job}: use {verdict.fastest}"
+    text = f"{verdict.job}, {QUESTIONS[verdict.start]}: use {verdict.fastest}"
     if verdict.speedup is not None:
         text += (
             f", {verdict.speedup:.2f}x sequential ({CONFIDENCE:.0%} CI {verdict.low:.2f}-{verdict.high:.2f})"
         )
     if verdict.efficiency is not None:
-        text += f", {verdict.efficiency:.0%} of this machine's ceiling"
+        text += (
+            f", {verdict.efficiency:.0%} of this machine's ceiling "
+            f"({verdict.efficiency_low:.0%}-{verdict.efficiency_high:.0%})"
+        )
     if verdict.peak_rss_mb is not None:
         text += f", peak {verdict.peak_rss_mb:.0f} MB"
     if verdict.ties:
@@ -153,26 +171,31 @@ def line(verdict: JobVerdict) -> str:
     return text + ("" if verdict.reliable else " [UNRELIABLE]")
 
 
-KINDS = {  # what a job's name says about the work, for the recommendation
-    "making the bytes costs CPU (Python-generated CSV)": lambda job: job.startswith(f"{CSV}-"),
-    "ready bytes into the page cache": lambda job: not job.startswith(f"{CSV}-") and job.endswith("-none"),
-    "durable saves (fsync or atomic)": lambda job: not job.endswith("-none"),
+KINDS = {  # what a job is, from its fields, for the recommendation
+    "making the bytes costs CPU (Python-generated CSV)": lambda verdict: verdict.kind == CSV,
+    "ready bytes into the page cache": lambda verdict: (
+        verdict.kind == "payload" and verdict.durability == "none"
+    ),
+    "your own workload": lambda verdict: verdict.kind == "custom" and verdict.durability == "none",
+    "durable saves (fsync or atomic)": lambda verdict: verdict.durability != "none",
 }
 
 
 def recommendation(all_verdicts: list[JobVerdict]) -> list[str]:
-    """Across jobs: what to use for each kind of work measured."""
+    """Across jobs: what to use for each kind of work measured, in a running program and in a script."""
     lines = []
     for kind, matches in KINDS.items():
-        chosen = [verdict for verdict in all_verdicts if matches(verdict.job)]
+        chosen = [verdict for verdict in all_verdicts if matches(verdict)]
         if chosen:
-            picks = ", ".join(f"{verdict.fastest} ({verdict.job})" for verdict in chosen)
+            picks = ", ".join(f"{verdict.fastest} ({verdict.job}, {verdict.start})" for verdict in chosen)
             lines.append(f"- {kind}: {picks}")
     return lines
 
 
 def report(all_verdicts: list[JobVerdict]) -> list[str]:
-    lines = ["fileio verdict (the fastest case per job; ties: intervals overlap the fastest's):"]
+    lines = [
+        "fileio verdict (the fastest case per job and start; ties: paired intervals reach the fastest's):"
+    ]
     for verdict in all_verdicts:
         lines.append(line(verdict))
         lines += [f"  note: {note}" for note in verdict.notes]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CONTROLS = ("control", "control_again")
+CONTROLS = ("control", "control_again")  # control_again: runs saved before the sweeps
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ def read_run(run: Run) -> dict[str, list[Point]]:
     jobs: dict[str, list[Point]] = defaultdict(list)
     for bench in data["benchmarks"]:
         info: dict[str, Any] = bench.get("extra_info", {})
-        if info.get("strategy") in CONTROLS or "mb_per_s" not in info:
+        if info.get("strategy") in CONTROLS or "mb_per_s" not in info or info.get("start") == "cold":
             continue
-        ceiling = info.get("ceiling_s")
-        ceiling_mb_per_s = info["bytes"] / 1e6 / ceiling if ceiling else None
+        ceilings = info.get("ceiling_rounds") or ([info["ceiling_s"]] if info.get("ceiling_s") else None)
+        ceiling_mb_per_s = info["bytes"] / 1e6 / statistics.median(ceilings) if ceilings else None
         jobs[info["job"]].append(Point(info["strategy"], info["workers"], info["mb_per_s"], ceiling_mb_per_s))
     if not jobs:
         raise ValueError(f"{path}: no timed cases (was it run with --benchmark-disable?)")

@@ -1,0 +1,222 @@
+"""The measurement design: a job's cases are measured together, sweep after sweep, every case once per sweep
+in a new random order, so that whatever the machine does meanwhile (its disk, another tenant) falls on every
+case alike instead of on whichever case ran then. Ratios are taken within a sweep (a case over the control, or
+over sequential, measured seconds apart), and the job's ceiling is measured in every sweep too, so an
+efficiency compares figures of the same minute.
+
+Every round runs in a runner process (``bench/runner.py``): warm rounds in one long-lived runner per side,
+cold rounds in a fresh interpreter each, timed from its start to its exit. A side is the fileio of one
+checkout; CI adds the parent commit's as a second side: each case's rounds of the two sides then run back to
+back within the sweep, in a random order, and the gate compares them sweep by sweep.
+Sweeps go on past the minimum until every case's ratio to the job's reference is known within
+``PRECISION``, or the job's budget or the most rounds are spent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.matrix import WARM, Case
+from bench.memory import PeakMemory
+
+RUNNER = Path(__file__).with_name("runner.py")
+PRECISION = 0.02  # stop once every case's ratio to the reference is known within +-2 % (95 %)
+CEILING = "ceiling"
+
+
+class MeasurementError(Exception):
+    """A round failed; the message names the case and the side."""
+
+
+class Side:
+    """The fileio of one checkout, measured through a runner process kept warm (and fresh ones for cold)."""
+
+    def __init__(self, name: str, code: Path) -> None:
+        self.name, self.code = name, code
+        self.environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=self.environment, cwd=code,
+        )  # fmt: skip
+        self.about = self.ask({"op": "about"})
+        # Start its fork server now, so that no case's first round pays it (nor counts its memory).
+        directory = tempfile.mkdtemp()
+        self.ask({"op": "save", "strategy": "process_batches", "workers": 1, "files": 1, "durability": "none",
+                  "job": {"kind": "payload", "size": 1}, "directory": directory})  # fmt: skip
+        shutil.rmtree(directory)
+
+    def runs(self, case: Case) -> bool:
+        """Whether this side's fileio can run the case (a parent commit may lack a strategy, or a binding)."""
+        strategy = "process_batches" if case.strategy == WARM else case.strategy
+        return case.is_control or bool(self.about["can_run"].get(strategy))
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request to the warm runner."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise MeasurementError(f"the {self.name} side's runner ended (exit {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def cold(self, request: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        """One request in a fresh interpreter: its whole life's wall seconds, and its answer."""
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, str(RUNNER), json.dumps(request)], capture_output=True, text=True,
+            env=self.environment, cwd=self.code,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        lines = done.stdout.strip().splitlines()
+        answer = (
+            json.loads(lines[-1]) if lines else {"error": f"exit {done.returncode}: {done.stderr[-500:]}"}
+        )
+        return seconds, answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+@dataclass
+class Rounds:
+    """One case on one side: its round times in sweep order, and what a round wrote."""
+
+    seconds: list[float] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    peak_mb: float = 0.0  # the runner's process tree above its start, at the peak of the warm-up round
+
+
+@dataclass
+class JobMeasurement:
+    """Every case of a job on every side, sweep-aligned, and the job's ceiling per pool size per sweep."""
+
+    rounds: dict[tuple[str, str], Rounds]  # (side, case id) -> its rounds
+    ceilings: dict[int, list[float]]  # workers -> the ceiling measured in each sweep
+    sweeps: int
+    seconds: float  # how long the sweeps took
+
+
+def _log_ratio_half_width(case: list[float], reference: list[float]) -> float:
+    """The 95 % half-width of the median of per-sweep log ratios (normal approximation, robust spread)."""
+    logs = sorted(math.log(a / b) for a, b in zip(case, reference, strict=True))
+    middle = logs[len(logs) // 2]
+    deviations = sorted(abs(value - middle) for value in logs)
+    spread = 1.4826 * deviations[len(deviations) // 2]
+    return 1.96 * 1.2533 * spread / math.sqrt(len(logs))
+
+
+def measure_job(
+    cases: list[Case],
+    sides: list[Side],
+    root: Path,
+    min_sweeps: int,
+    max_sweeps: int,
+    budget_s: float,
+    verify_round: Callable[[Case, Path], None],
+    with_ceiling: bool,
+    reference: Case,
+) -> JobMeasurement:
+    """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
+    every case's ratio to ``reference`` is within ``PRECISION``, ``budget_s`` is spent or ``max_sweeps`` ran
+    (at least ``min_sweeps``). ``verify_round`` checks each round's files before they are removed."""
+    job = cases[0].job
+    rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
+    concurrencies = sorted({case.workers for case in cases})
+    ceilings: dict[int, list[float]] = {count: [] for count in concurrencies}
+    order = random.Random()  # a new order each sweep and each run
+
+    def run(side: Side, case: Case, warm_up: bool) -> None:
+        directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=root))
+        request = {
+            "op": "save", "strategy": case.strategy, "workers": case.workers, "job": job.spec(),
+            "files": job.files, "durability": job.durability, "directory": str(directory),
+        }  # fmt: skip
+        try:
+            if case.is_cold:
+                seconds, answer = side.cold(request)
+            elif warm_up:
+                with PeakMemory(side.process.pid) as peak:
+                    answer = side.ask(request)
+                seconds = answer.get("seconds", 0.0)
+                rounds[side.name, case.id].peak_mb = peak.mb
+            else:
+                answer = side.ask(request)
+                seconds = answer.get("seconds", 0.0)
+            if "error" in answer:
+                raise MeasurementError(f"{case.id} on the {side.name} side: {answer['error']}")
+            verify_round(case, directory)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        if not warm_up:
+            entry = rounds[side.name, case.id]
+            entry.seconds.append(seconds)
+            entry.files, entry.bytes = answer["files"], answer["bytes"]
+
+    def ceiling() -> None:
+        answer = sides[0].ask(
+            {"op": "ceiling", "job": job.spec(), "files": job.files, "durability": job.durability,
+             "directory": str(root), "concurrencies": concurrencies}
+        )  # fmt: skip
+        if "error" in answer:
+            raise MeasurementError(f"the ceiling of {job.name}: {answer['error']}")
+        for count in concurrencies:
+            ceilings[count].append(answer["seconds"][str(count)])
+
+    # An item of a sweep: one case on every side that runs it, the sides back to back in a random order, so
+    # that the gate compares two commits' rounds measured moments apart; or None, the job's ceiling.
+    items: list[Case | None] = list(cases)
+    for case in cases:
+        for side in sides:
+            if side.runs(case):
+                run(side, case, warm_up=True)
+    if with_ceiling:
+        items.append(None)
+    start, sweeps = time.monotonic(), 0
+    while sweeps < max_sweeps:
+        if sweeps >= min_sweeps and (
+            time.monotonic() - start > budget_s or _precise(rounds, sides, cases, reference)
+        ):
+            break
+        order.shuffle(items)
+        for item in items:
+            if item is None:
+                ceiling()
+                continue
+            for side in order.sample(sides, len(sides)):
+                if side.runs(item):
+                    run(side, item, warm_up=False)
+        sweeps += 1
+    return JobMeasurement(rounds, ceilings, sweeps, time.monotonic() - start)
+
+
+def _precise(
+    rounds: dict[tuple[str, str], Rounds], sides: list[Side], cases: list[Case], reference: Case
+) -> bool:
+    """Whether every case's ratio to the reference, on every side, is known within ``PRECISION``."""
+    return all(
+        _log_ratio_half_width(rounds[side.name, case.id].seconds, rounds[side.name, reference.id].seconds)
+        <= math.log1p(PRECISION)
+        for side in sides
+        for case in cases
+        if case is not reference and (side.name, case.id) in rounds and (side.name, reference.id) in rounds
+    )
