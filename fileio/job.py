@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter
 
 from fileio.guards import check_main_module, interrupts_once
 from fileio.isolation import isolated_reason
 from fileio.workloads import CsvWorkload, Workload, subdirectories
-from fileio.writer import DURABILITIES, fsync_directory, owner_token, remove_temporaries, write_file
+from fileio.writer import (
+    DURABILITIES,
+    Directories,
+    fsync_directory,
+    open_regular,
+    owner_token,
+    remove_temporaries,
+    write_file,
+)
 
 DEFAULT_WORKLOAD = CsvWorkload()
 SHOWN_IDS = 20
@@ -76,12 +85,33 @@ class SaveReport:
 
 @dataclass(frozen=True)
 class Job:
-    """Where and how to save: picklable, so workers in any process can do their share."""
+    """Where and how to save: picklable, so workers in any process can do their share. Files are written
+    only by a job from :meth:`opened`, which holds this process's descriptors of the directories."""
 
     directory: str
     workload: Workload
     durability: str
     owner: str  # the saving process, named in temporaries (fileio.writer.owner_token)
+    directories: Directories | None = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "directories": None}  # descriptors are per process: each opens its own
+
+    @contextmanager
+    def opened(self) -> Iterator[Job]:
+        """This job with its directory open (never through a symbolic link), for every file this process
+        writes until the block ends; the descriptors are closed then."""
+        directories = Directories(self.directory)
+        try:
+            yield replace(self, directories=directories)
+        finally:
+            directories.close()
+
+    @property
+    def dirs(self) -> Directories:
+        """This process's descriptors of the directories: those of a job from :meth:`opened`."""
+        assert self.directories is not None, "files are written only by a job from Job.opened()"
+        return self.directories
 
     def path(self, file_id: int) -> Path:
         return Path(self.file_path(file_id))
@@ -97,10 +127,17 @@ class Job:
 
     def write(self, file_id: int, data: bytes) -> int:
         """Write one generated file; returns its size in bytes."""
+        directories, name = self.dirs, self.workload.file_name(file_id)
         try:
-            write_file(self.file_path(file_id), data, self.durability, self.owner)
+            dir_fd, leaf = directories.acquire(name)
         except Exception as error:
             raise SaveError([file_id], error) from error
+        try:
+            write_file(dir_fd, leaf, data, self.durability, self.owner)
+        except Exception as error:
+            raise SaveError([file_id], directories.named(error, name)) from error
+        finally:
+            directories.release(name)
         return len(data)
 
     def save(self, file_id: int) -> int:
@@ -108,12 +145,25 @@ class Job:
         return self.write(file_id, self.generate(file_id))
 
     def is_complete(self, file_id: int) -> bool:
-        """Whether the file is already saved: atomic saves only ever leave complete files under final names;
-        otherwise its bytes are compared with the workload's."""
-        path = self.path(file_id)
-        if self.durability == "atomic" or not path.is_file():
-            return path.is_file()
-        return path.read_bytes() == self.generate(file_id)
+        """Whether the file is already saved, as a regular file (a symbolic link never counts): atomic saves
+        only ever leave complete files under final names; otherwise its bytes are compared with the
+        workload's."""
+        directories, name = self.dirs, self.workload.file_name(file_id)
+        try:
+            dir_fd, leaf = directories.acquire(name)
+        except OSError:  # its subdirectory is missing, or not one
+            return False
+        try:
+            fd = open_regular(leaf, dir_fd)
+        finally:
+            directories.release(name)
+        if fd is None:
+            return False
+        with open(fd, "rb") as file:
+            if self.durability == "atomic":
+                return True
+            saved = file.read()
+        return saved == self.generate(file_id)
 
 
 def _check_int(name: str, value: object) -> int:
@@ -145,15 +195,41 @@ def check_ids(ids: Iterable[int]) -> list[int]:
 
 
 def check_directory(directory: object) -> Path:
-    """The target as a Path; it, or its nearest existing ancestor, must be a directory."""
+    """The target as a Path; it, or its nearest existing ancestor, must be a directory, and it must not be a
+    symbolic link (which a save does not follow)."""
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {directory!r}")
     path = Path(directory)
+    if path.is_symlink():
+        raise ValueError(
+            f"directory {path} is a symbolic link, which fileio will not follow: give the directory it leads "
+            "to"
+        )
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         where = "is" if existing == path else f"is under {existing}, which is"
         raise ValueError(f"directory {path} {where} not a directory")
     return path
+
+
+def check_names(workload: Workload, ids: list[int]) -> None:
+    """Every id's file name stays inside the save directory: one name, or ``SUBDIRECTORY/NAME`` with one of
+    the subdirectories the workload puts files in (:func:`fileio.workloads.subdirectories`); no empty part,
+    ``.`` or ``..``, absolute path or NUL byte. ValueError names the id and the name."""
+    allowed = set(subdirectories(workload, ids))
+    for file_id in ids:
+        name = workload.file_name(file_id)
+        parts = name.split("/") if isinstance(name, str) else []
+        if (
+            not 1 <= len(parts) <= 2
+            or (len(parts) == 2 and parts[0] not in allowed)
+            or any(part in ("", ".", "..") or "\0" in part for part in parts)
+        ):
+            raise ValueError(
+                f"id {file_id}: file name {name!r} is not a name inside the save directory: a file name must "
+                "be one name (no '/', '.', '..', empty or absolute path), or SUBDIRECTORY/NAME for a "
+                "ShardedWorkload's subdirectories"
+            )
 
 
 def check_workload(workload: object) -> Workload:
@@ -215,17 +291,20 @@ class Strategy:
     ) -> SaveReport:
         """Save the file of every id in ``ids`` into ``directory`` and report what was written.
 
-        :param directory: where to save; created with its parents when missing.
+        :param directory: where to save; created with its parents when missing; not a symbolic link.
         :param ids: distinct non-negative ints, one file each (any iterable, read once).
         :param workers: how many threads, processes or coroutines work at once (>= 1).
-        :param workload: makes each id's file name and bytes (:class:`fileio.Workload`).
+        :param workload: makes each id's file name and bytes (:class:`fileio.Workload`); a name is one name
+            in the directory, or ``SUBDIRECTORY/NAME`` in a :class:`fileio.ShardedWorkload`'s subdirectory.
         :param durability: ``"none"`` (the page cache), ``"fsync"`` (each file fsync'd) or ``"atomic"``
             (temporary file, fsync, rename, directory fsync: no partial file ever under a final name).
         :param progress: called with each saved file's path, in the caller's process.
         :param skip_existing: leave out ids whose files are already complete (to finish an interrupted save).
         :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
-            no temporary file.
-        :raises ValueError, TypeError: bad arguments, before anything is written.
+            no temporary file. No symbolic link is ever followed: one at a file's name is refused (durability
+            none or fsync) or replaced by the file (atomic); one at a subdirectory's name is refused.
+        :raises ValueError, TypeError: bad arguments, a file name that leaves the directory included, before
+            anything is written.
         :raises StrategyUnavailable: the strategy cannot run here (:attr:`unavailable_reason`), before
             anything is touched.
         :raises RuntimeError: worker processes could not safely re-import the main program (no
@@ -240,6 +319,7 @@ class Strategy:
         job = Job(str(target), check_workload(workload), check_durability(durability), owner_token())
         workers = check_workers(workers)
         checked_ids = check_ids(ids)
+        check_names(job.workload, checked_ids)
         if self.starts_processes:
             check_main_module(self.name)
         with interrupts_once():
@@ -249,6 +329,13 @@ class Strategy:
         self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool
     ) -> SaveReport:
         os.makedirs(job.directory, exist_ok=True)
+        with job.opened() as opened:
+            return self._save_opened(opened, ids, workers, progress, skip_existing)
+
+    def _save_opened(
+        self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool
+    ) -> SaveReport:
+        directories = job.dirs
         totals = {"files": 0, "bytes": 0}
 
         def on_saved(file_id: int, nbytes: int) -> None:
@@ -258,27 +345,27 @@ class Strategy:
                 progress(job.path(file_id))
 
         start = perf_counter()
-        # The directories that receive files: the save's own, and those a ShardedWorkload adds below it.
-        targets = [job.directory] + [
-            os.path.join(job.directory, name) for name in subdirectories(job.workload, ids)
-        ]
+        # The directories that receive files, relative to the save's own: itself, and those a ShardedWorkload
+        # adds below it.
+        targets = [".", *subdirectories(job.workload, ids)]
+        for target in targets[1:]:
+            with suppress(FileExistsError):  # a link there is refused as soon as a file goes in
+                os.mkdir(target, dir_fd=directories.fd)
         if skip_existing:
             for target in targets:
-                remove_temporaries(target)  # the stale ones, of saves that died
+                remove_temporaries(target, dir_fd=directories.fd)  # the stale ones, of saves that died
             todo = [file_id for file_id in ids if not job.is_complete(file_id)]
         else:
             todo = ids
         try:
-            for target in targets[1:]:
-                os.makedirs(target, exist_ok=True)
             self.body(job, todo, workers, on_saved)
             if job.durability != "none":  # the new names, as the files' data, survive a crash
                 for target in reversed(targets):  # the save's own directory, holding the others' names, last
-                    fsync_directory(target)
+                    self._fsync(job, target, todo)
         except BaseException:
             if job.durability == "atomic":
                 for target in targets:
-                    remove_temporaries(target, job.owner)
+                    remove_temporaries(target, job.owner, directories.fd)
             raise
         seconds = perf_counter() - start
         if totals["files"] != len(todo):
@@ -286,3 +373,14 @@ class Strategy:
         skipped = len(ids) - len(todo)
         directory = Path(job.directory)
         return SaveReport(totals["files"], totals["bytes"], seconds, skipped, directory, ids, job.workload)
+
+    @staticmethod
+    def _fsync(job: Job, target: str, ids: list[int]) -> None:
+        """Fsync ``target`` (a subdirectory, or "." for the save's own directory); where that fails (such as
+        for a subdirectory swapped for a symbolic link), SaveError names the ids whose names it holds."""
+        directories = job.dirs
+        try:
+            fsync_directory(target, directories.fd, os.path.normpath(os.path.join(directories.path, target)))
+        except OSError as error:
+            inside = [i for i in ids if target == "." or job.workload.file_name(i).startswith(f"{target}/")]
+            raise SaveError(inside, error) from error

@@ -23,7 +23,7 @@ from time import perf_counter
 
 from fileio.tasks import CONTEXT, split
 from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size
-from fileio.writer import DURABILITIES, fsync_directory
+from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, DURABILITIES, fsync_directory, open_directory
 
 MECHANISMS = ("threads", "processes")
 # Where the writers put their files: all in one directory, as fileio does, or each in a directory of its own
@@ -89,13 +89,17 @@ def _write_chunk(
     gates = gates or _process_gates
     assert gates is not None, "a probe process gets its gates from _keep_gates"
     data = os.urandom(size)
+    # As fileio writes: by name relative to the directory's descriptor, never through a symbolic link.
+    flags = CREATE_NEW if durability == "atomic" else CREATE_OR_TRUNCATE
+    dir_fd = -1
     try:
+        dir_fd = open_directory(target)
         gates.ready.wait()
         gates.go.wait()
         for file_id in ids:
-            final = os.path.join(target, f"f{file_id}")
-            path = f"{final}.tmp" if durability == "atomic" else final
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            final = f"f{file_id}"
+            name = f"{final}.tmp" if durability == "atomic" else final
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
             try:
                 view = memoryview(data)
                 while view:
@@ -104,14 +108,17 @@ def _write_chunk(
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            if path != final:
-                os.replace(path, final)
+            if name != final:
+                os.replace(name, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         gates.ready.wait()
     except threading.BrokenBarrierError:
         pass  # another writer failed: the caller raises its error
     except BaseException:
         gates.ready.abort()  # the caller and the other writers stop waiting
         raise
+    finally:
+        if dir_fd >= 0:
+            os.close(dir_fd)
 
 
 def raw_write_seconds(

@@ -228,7 +228,8 @@ def _send_reports() -> None:
 
 def _run_batch(save_batch: Callable[[Job, list[int]], None], job: Job, batch: list[int]) -> None:
     try:
-        save_batch(job, batch)
+        with job.opened() as opened:  # the directory's descriptors, once per batch
+            save_batch(opened, batch)
     finally:  # what was saved before a failure is reported too
         _send_reports()
 

@@ -33,8 +33,20 @@ def expected_digests(ids: Iterable[int], workload: Workload) -> dict[int, bytes]
     return {file_id: _digest(workload.data(file_id)) for file_id in ids}
 
 
-def _listing(directory: Path) -> set[str]:
-    return set(os.listdir(directory)) if directory.is_dir() else set()
+def _listing(directory: Path) -> dict[str, str]:
+    """Each entry of ``directory`` (none where it is missing) and its kind: "file" (a regular file), "link" (a
+    symbolic link, never followed) or "other"."""
+    try:
+        with os.scandir(directory) as entries:
+            return {entry.name: _kind(entry) for entry in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "link"
+    return "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
 def verify(
@@ -44,7 +56,8 @@ def verify(
     digests: Mapping[int, bytes] | None = None,
 ) -> None:
     """Raise :class:`VerificationError` unless ``directory`` holds exactly the files ``workload`` makes for
-    ``ids``, byte for byte, and no temporary or other files.
+    ``ids``, byte for byte, and no temporary or other files. A symbolic link is never a saved file, nor
+    followed: it is named as a problem, at a file's name or at a subdirectory's.
 
     With ``digests`` from :func:`expected_digests`, files are compared by digest and only a file that differs
     is generated again, to say where it differs.
@@ -53,10 +66,16 @@ def verify(
     ids = list(ids)
     expected = {workload.file_name(file_id): file_id for file_id in ids}
     shards = subdirectories(workload, ids)
-    present = _listing(directory) - set(shards)
+    kinds = _listing(directory)
     for shard in shards:
-        present |= {f"{shard}/{name}" for name in _listing(directory / shard)}
-    problems = [f"missing: {name}" for name in sorted(expected.keys() - present)]
+        if kinds.pop(shard, None) == "link":
+            kinds[shard] = "link"
+        else:
+            kinds.update({f"{shard}/{name}": kind for name, kind in _listing(directory / shard).items()})
+    links = {name for name, kind in kinds.items() if kind == "link"}
+    present = kinds.keys() - links
+    problems = [f"missing: {name}" for name in sorted(expected.keys() - present - links)]
+    problems += [f"symbolic link (not followed): {name}" for name in sorted(links)]
     for name in sorted(present - expected.keys()):
         owner = temporary_owner(os.path.basename(name))
         if owner is None:
@@ -66,6 +85,9 @@ def verify(
         else:
             problems.append(f"stale temporary file (its save died; a resumed save removes it): {name}")
     for name in sorted(expected.keys() & present):
+        if kinds[name] != "file":
+            problems.append(f"not a regular file: {name}")
+            continue
         actual = (directory / name).read_bytes()
         if digests is not None and _digest(actual) == digests[expected[name]]:
             continue

@@ -177,6 +177,58 @@ def test_your_own_workload(strategy: str, tmp_path: Path) -> None:
     assert (target / "doc-00007.json").read_text() == '{"id": 7, "square": 49}'
 
 
+DOCUMENT_IDS_MODULE = '''
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ByDocumentId:
+    """Files named after document ids, one of which holds a slash."""
+
+    def file_name(self, file_id: int) -> str:
+        return "../stolen.txt" if file_id == 3 else f"doc-{file_id}.txt"
+
+    def data(self, file_id: int) -> bytes:
+        return b"text"
+
+
+def make() -> ByDocumentId:
+    return ByDocumentId()
+'''
+
+
+def test_a_name_leaving_the_directory_is_bad_input(tmp_path: Path) -> None:
+    """A workload whose file name leaves the directory: exit 2, one line naming the id and the name, before
+    anything is made or written."""
+    (tmp_path / "documents.py").write_text(DOCUMENT_IDS_MODULE)
+    target = tmp_path / "out"
+    done = fileio(
+        "save", "--strategy", "threads", "--files", "5", "--workload", "documents:make", str(target),
+        PYTHONPATH=str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(
+        "fileio save: error: id 3: file name '../stolen.txt' is not a name inside the save directory"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["documents.py"]
+
+
+def test_a_link_at_a_file_name_exits_1_naming_it(tmp_path: Path) -> None:
+    """A symbolic link planted at a file's name is refused, not followed: exit 1, one line naming the file."""
+    target, victim = tmp_path / "out", tmp_path / "victim.txt"
+    target.mkdir()
+    victim.write_text("precious")
+    (target / "data-0001.csv").symlink_to(victim)
+    done = fileio("save", "--files", "3", "--strategy", "sequential", "--durability", "fsync", str(target))
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"fileio save: error: could not save id(s) 1: SymlinkRefused: {target / 'data-0001.csv'} is a "
+        "symbolic link, which fileio will not follow"
+    )
+    assert victim.read_text() == "precious"
+
+
 def test_probe_and_plot_refuse_what_is_not_there(tmp_path: Path) -> None:
     for args, message in [
         (

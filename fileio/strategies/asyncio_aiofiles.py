@@ -15,43 +15,57 @@ from functools import partial
 from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, SaveError, Strategy
 from fileio.tasks import run_coroutines
-from fileio.writer import temporary_name
+from fileio.writer import MODE, temporary_name
 
 
-async def _write(path: str, data: bytes, sync: bool, mode: str = "wb") -> None:
+def _opener(dir_fd: int, name: str, flags: int) -> int:
+    """open()'s flags, relative to ``dir_fd`` and never through a symbolic link (as fileio.writer opens)."""
+    return os.open(name, flags | os.O_NOFOLLOW, MODE, dir_fd=dir_fd)
+
+
+async def _write(dir_fd: int, name: str, data: bytes, sync: bool, mode: str = "wb") -> None:
     import aiofiles
     import aiofiles.os
 
-    async with aiofiles.open(path, mode) as file:
+    async with aiofiles.open(name, mode, opener=partial(_opener, dir_fd)) as file:
         await file.write(data)
         if sync:
             await file.flush()
             await aiofiles.os.wrap(os.fsync)(file.fileno())
 
 
-async def write_file(path: str, data: bytes, durability: str, owner: str) -> None:
+async def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str) -> None:
     """The asynchronous twin of :func:`fileio.writer.write_file`."""
     import aiofiles.os
 
     if durability != "atomic":
-        await _write(path, data, sync=durability == "fsync")
+        await _write(dir_fd, name, data, sync=durability == "fsync")
         return
-    temp = temporary_name(path, owner)
+    temp = temporary_name(name, owner)
     try:
-        await _write(temp, data, sync=True, mode="xb")
-        await aiofiles.os.replace(temp, path)
+        await _write(dir_fd, temp, data, sync=True, mode="xb")
+        await aiofiles.os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with suppress(FileNotFoundError):
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=dir_fd)
         raise
 
 
 async def _save_one(job: Job, file_id: int) -> int:
     data = job.generate(file_id)
+    directories, name = job.dirs, job.workload.file_name(file_id)
     try:
-        await write_file(job.file_path(file_id), data, job.durability, job.owner)
+        dir_fd, leaf = directories.acquire(name)
     except Exception as error:
         raise SaveError([file_id], error) from error
+    try:
+        await write_file(dir_fd, leaf, data, job.durability, job.owner)
+    except Exception as error:
+        directories.release(name)
+        raise SaveError([file_id], directories.named(error, name)) from error
+    # Released only here: a cancelled write may still run in its thread, and keeps the directory open (until
+    # the save ends) for it.
+    directories.release(name)
     return len(data)
 
 

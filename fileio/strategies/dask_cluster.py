@@ -61,15 +61,16 @@ def save_batch(job: Job, run: str, batch: list[int]) -> tuple[Saved, SaveError |
     _running.add(me)
     saved: Saved = []
     try:
-        for file_id in batch:
-            if run in _stopped:
-                break
-            try:
-                nbytes = job.save(file_id)
-            except SaveError as error:
-                return saved, error
-            worker.log_event(TOPIC, [run, file_id, nbytes])
-            saved.append((file_id, nbytes))
+        with job.opened() as opened:  # the directory's descriptors, once per batch
+            for file_id in batch:
+                if run in _stopped:
+                    break
+                try:
+                    nbytes = opened.save(file_id)
+                except SaveError as error:
+                    return saved, error
+                worker.log_event(TOPIC, [run, file_id, nbytes])
+                saved.append((file_id, nbytes))
     finally:
         _running.discard(me)
     return saved, None

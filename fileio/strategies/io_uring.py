@@ -1,7 +1,8 @@
 """io_uring: one thread keeps ``workers`` files in flight through a Linux io_uring ring (the ``liburing``
-package). Each file's open is submitted alone; once its descriptor is known, its write, fsync (fsync and
-atomic) and close go in as one linked chain, so many fsyncs wait at once. An atomic file is written to a
-temporary of its own and renamed with :func:`os.replace` after its close.
+package). Each file's open is submitted alone, relative to its directory's descriptor and never through a
+symbolic link (O_NOFOLLOW); once its descriptor is known, its write, fsync (fsync and atomic) and close go in
+as one linked chain, so many fsyncs wait at once. An atomic file is written to a temporary of its own and
+renamed with :func:`os.replace` after its close.
 
 The binding is ``liburing`` 2024.5.3, pinned (``pip install 'fileio[uring]'``): it is built from source at
 install time, for the CPU it is installed on. The 2026 wheels execute AVX-512 instructions when a ring is made
@@ -25,15 +26,13 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
-from fileio.writer import temporary_name
+from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, MODE, temporary_name
 
 _OPEN, _WRITE, _FSYNC, _CLOSE = range(4)  # an operation's kind: user_data is slot * 4 + kind, slots from 1
 # From the kernel's ABI (linux/io_uring.h), which the binding does not export at its top level.
 _IOSQE_IO_LINK = 1 << 2
 _IORING_SETUP_CLAMP = 1 << 4
 _OPS_PER_FILE = 3  # at most in flight for one file: write, fsync, close
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-_MODE = 0o666
 
 
 @dataclass(eq=False)
@@ -41,8 +40,10 @@ class _File:
     """One file in flight: what it writes, its descriptor once open, and its operations still running."""
 
     file_id: int
-    path: str  # the final name
-    name: str  # the name written: ``path``, or its temporary for an atomic save
+    entry: str  # its name in the save directory, as the workload gives it
+    dir_fd: int  # the directory it goes in (acquired from the job's Directories until the file is done)
+    final: str  # its name there
+    name: str  # the name written there: ``final``, or its temporary for an atomic save
     data: bytes
     encoded_name: bytes = b""  # the name the open in flight reads: kept alive until it completes
     chunk: bytes = b""  # the bytes of the write in flight: kept alive until it completes
@@ -60,6 +61,7 @@ class _Ring:
         self, uring: SimpleNamespace, ring: object, job: Job, workers: int, on_saved: OnSaved
     ) -> None:
         self.uring, self.ring, self.job, self.on_saved = uring, ring, job, on_saved
+        self.directories = job.dirs
         self.cqe = uring.io_uring_cqe()
         self.files: dict[int, _File] = {}
         self.free = list(range(1, workers + 1))  # the binding refuses a user_data of 0
@@ -83,6 +85,7 @@ class _Ring:
                 self._wait()
             for file in self.files.values():
                 self._discard(file)
+                self.directories.release(file.entry)
         if self.errors:
             raise SaveError.merge(self.errors)
 
@@ -98,18 +101,20 @@ class _Ring:
         return sqe
 
     def _start(self, slot: int, file_id: int) -> None:
+        entry = self.job.workload.file_name(file_id)  # checked before the save: it stays inside
         try:
             data = self.job.generate(file_id)
-        except SaveError as error:
-            self._fail(error)
+            dir_fd, final = self.directories.acquire(entry)
+        except Exception as error:
+            self._fail(error if isinstance(error, SaveError) else SaveError([file_id], error))
             self.free.append(slot)
             return
-        path = self.job.file_path(file_id)
         atomic = self.job.durability == "atomic"
-        name = temporary_name(path, self.job.owner) if atomic else path
-        file = self.files[slot] = _File(file_id, path, name, data, os.fsencode(name))
-        flags = _CREATE | (os.O_EXCL if atomic else os.O_TRUNC)
-        self.uring.io_uring_prep_openat(self._queue(slot, _OPEN), file.encoded_name, flags, _MODE)
+        name = temporary_name(final, self.job.owner) if atomic else final
+        file = self.files[slot] = _File(file_id, entry, dir_fd, final, name, data, os.fsencode(name))
+        flags = CREATE_NEW if atomic else CREATE_OR_TRUNCATE
+        sqe = self._queue(slot, _OPEN)
+        self.uring.io_uring_prep_openat(sqe, file.encoded_name, flags, MODE, file.dir_fd)
 
     def _write_chain(self, slot: int, file: _File) -> None:
         """Submit the rest of the file's bytes, its fsync and its close, linked: a failed or short write
@@ -166,21 +171,22 @@ class _Ring:
             return
         del self.files[slot]
         self.free.append(slot)
-        if file.error is None and not self.stopping and file.written < len(file.data):
-            file.error = OSError(errno.EIO, "short write not completed", file.name)
-        if file.error is not None or self.stopping:
-            self._discard(file)
-            if file.error is not None:
-                self._fail(SaveError([file.file_id], file.error))
-            return
-        if file.name != file.path:
-            try:
-                os.replace(file.name, file.path)
-            except OSError as error:
+        try:
+            if file.error is None and not self.stopping and file.written < len(file.data):
+                file.error = OSError(errno.EIO, "short write not completed", file.name)
+            if file.error is None and not self.stopping and file.name != file.final:
+                try:
+                    os.replace(file.name, file.final, src_dir_fd=file.dir_fd, dst_dir_fd=file.dir_fd)
+                except OSError as error:
+                    file.error = error
+            if file.error is not None or self.stopping:
                 self._discard(file)
-                self._fail(SaveError([file.file_id], error))
+                if file.error is not None:
+                    self._fail(SaveError([file.file_id], self.directories.named(file.error, file.entry)))
                 return
-        self.on_saved(file.file_id, len(file.data))
+            self.on_saved(file.file_id, len(file.data))
+        finally:
+            self.directories.release(file.entry)
 
     def _discard(self, file: _File) -> None:
         """Close the file's descriptor if still open and remove its temporary."""
@@ -188,9 +194,9 @@ class _Ring:
             with suppress(OSError):
                 os.close(file.fd)
             file.fd = -1
-        if file.created and file.name != file.path:
+        if file.created and file.name != file.final:
             with suppress(FileNotFoundError):
-                os.unlink(file.name)
+                os.unlink(file.name, dir_fd=file.dir_fd)
 
     def _fail(self, error: SaveError) -> None:
         self.errors.append(error)
