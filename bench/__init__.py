@@ -6,7 +6,8 @@ as well as the current one (the CI gate does both). Where each part lives:
 - ``matrix``: profiles and ``--fileio-*`` options turned into cases (pure, unit-tested);
 - ``control``: the control case, plain ``os.write`` code that shares nothing with fileio;
 - ``test_save``: the timed, verified case;
-- ``ceiling``: each case's ceiling (from ``fileio.probe``, API 2 on), measured once per run or reused;
+- ``sweep``: a job's cases measured together, sweep by sweep, each round in a ``runner`` process;
+- ``runner``: one side's fileio in an interpreter of its own, warm (kept) or cold (one round each);
 - ``memory``: a case's peak memory, the caller's process tree sampled from /proc;
 - ``tables``: the end-of-run table per job;
 - ``gate``: the regression analysis of two runs (``python -m bench.gate BASELINE CURRENT``);

@@ -204,13 +204,20 @@ def side_run(output_json: dict[str, Any], measured_jobs: Measurements, side: Sid
         for (name, case_id), rounds in job.rounds.items()
         if name == side.name
     }
+    case_fields = ("strategy", "workers", "start", "job", "job_kind", "durability", "files")
     benchmarks = [
-        {**bench, "stats": {"data": measured[bench["param"]].seconds}}
+        {
+            **bench,
+            "stats": {"data": measured[bench["param"]].seconds},
+            "extra_info": {key: bench["extra_info"][key] for key in case_fields},
+        }
         for bench in output_json["benchmarks"]
         if bench["param"] in measured
     ]
     about = {"api": side.about["api"], "source": side.about["source"]}
-    return {**output_json, "fileio": {**output_json["fileio"], **about}, "benchmarks": benchmarks}
+    run = {**output_json, "fileio": {**output_json["fileio"], **about}, "benchmarks": benchmarks}
+    run["fileio"]["verdict"] = as_json(verdicts(run))
+    return run
 
 
 def _previous(config: pytest.Config) -> dict[str, dict[str, Any]]:

@@ -173,7 +173,7 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
 def report(comparisons: list[Comparison], threshold: float) -> str:
     """The table a person reads: one row per case, then a summary naming every regression."""
     lines = [
-        f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval     verdict",
+        f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval      verdict",
         "(ratios: median over the sweeps of the case's time over the control's in the same sweep; change: of "
         "that median or, when both runs share their sweeps, the median of per-sweep current / baseline; "
         f"interval: {CONFIDENCE:.0%} bootstrap over the sweeps)",
@@ -182,7 +182,7 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
         interval = f"[{row.low:+.1%}, {row.high:+.1%}]"
         lines.append(
             f"{row.case:<36}{row.baseline_ratio:>10.3f}{row.current_ratio:>10.3f}{row.change:>+9.1%}"
-            f"   {interval:<19}{row.verdict}"
+            f"   {interval:<20} {row.verdict}"
         )
     regressed = regressions(comparisons)
     if regressed:

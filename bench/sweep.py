@@ -103,7 +103,8 @@ class Rounds:
     seconds: list[float] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
-    peak_mb: float = 0.0  # the runner's process tree above its start, at the peak of the warm-up round
+    peak_mb: float | None = None  # the runner's tree above its start at the peak of the warm-up round (warm)
+    error: str | None = None  # why a round failed (an error, wrong bytes): the case is measured no more
 
 
 @dataclass
@@ -134,11 +135,12 @@ def measure_job(
     budget_s: float,
     verify_round: Callable[[Case, Path], None],
     with_ceiling: bool,
-    reference: Case,
+    references: dict[str, Case],
 ) -> JobMeasurement:
     """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
-    every case's ratio to ``reference`` is within ``PRECISION``, ``budget_s`` is spent or ``max_sweeps`` ran
-    (at least ``min_sweeps``). ``verify_round`` checks each round's files before they are removed."""
+    every case's ratio to the reference of its start (``references``: warm, cold) is within ``PRECISION``,
+    ``budget_s`` is spent or ``max_sweeps`` ran (at least ``min_sweeps``). ``verify_round`` checks each
+    round's files before they are removed; a case whose round fails is measured no more, its error kept."""
     job = cases[0].job
     rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
     concurrencies = sorted({case.workers for case in cases})
@@ -146,6 +148,9 @@ def measure_job(
     order = random.Random()  # a new order each sweep and each run
 
     def run(side: Side, case: Case, warm_up: bool) -> None:
+        entry = rounds[side.name, case.id]
+        if entry.error is not None:
+            return
         directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=root))
         request = {
             "op": "save", "strategy": case.strategy, "workers": case.workers, "job": job.spec(),
@@ -158,17 +163,19 @@ def measure_job(
                 with PeakMemory(side.process.pid) as peak:
                     answer = side.ask(request)
                 seconds = answer.get("seconds", 0.0)
-                rounds[side.name, case.id].peak_mb = peak.mb
+                entry.peak_mb = peak.mb
             else:
                 answer = side.ask(request)
                 seconds = answer.get("seconds", 0.0)
             if "error" in answer:
-                raise MeasurementError(f"{case.id} on the {side.name} side: {answer['error']}")
-            verify_round(case, directory)
+                entry.error = f"{case.id} on the {side.name} side: {answer['error']}"
+            else:
+                verify_round(case, directory)
+        except AssertionError as error:  # fileio.VerificationError: wrong bytes
+            entry.error = f"{case.id} on the {side.name} side: {error}"
         finally:
             shutil.rmtree(directory, ignore_errors=True)
-        if not warm_up:
-            entry = rounds[side.name, case.id]
+        if not warm_up and entry.error is None:
             entry.seconds.append(seconds)
             entry.files, entry.bytes = answer["files"], answer["bytes"]
 
@@ -194,7 +201,7 @@ def measure_job(
     start, sweeps = time.monotonic(), 0
     while sweeps < max_sweeps:
         if sweeps >= min_sweeps and (
-            time.monotonic() - start > budget_s or _precise(rounds, sides, cases, reference)
+            time.monotonic() - start > budget_s or _precise(rounds, sides, cases, references)
         ):
             break
         order.shuffle(items)
@@ -210,13 +217,18 @@ def measure_job(
 
 
 def _precise(
-    rounds: dict[tuple[str, str], Rounds], sides: list[Side], cases: list[Case], reference: Case
+    rounds: dict[tuple[str, str], Rounds], sides: list[Side], cases: list[Case], references: dict[str, Case]
 ) -> bool:
-    """Whether every case's ratio to the reference, on every side, is known within ``PRECISION``."""
-    return all(
-        _log_ratio_half_width(rounds[side.name, case.id].seconds, rounds[side.name, reference.id].seconds)
-        <= math.log1p(PRECISION)
+    """Whether every case's ratio to its start's reference, on every side, is known within ``PRECISION``."""
+    pairs = [
+        (rounds[side.name, case.id], rounds[side.name, reference.id])
         for side in sides
         for case in cases
-        if case is not reference and (side.name, case.id) in rounds and (side.name, reference.id) in rounds
+        if (reference := references.get(case.start)) is not None and case is not reference
+        and (side.name, case.id) in rounds and (side.name, reference.id) in rounds
+    ]  # fmt: skip
+    return all(
+        _log_ratio_half_width(case.seconds, reference.seconds) <= math.log1p(PRECISION)
+        for case, reference in pairs
+        if case.error is None and reference.error is None
     )

@@ -34,7 +34,7 @@ class Result:
     rounds: list[float]
     files: int
     bytes: int
-    peak_mb: float  # the runner's process tree in the warm-up round, at its peak, above where it started
+    peak_mb: float | None  # the runner's tree in the warm-up round, at its peak, above its start (warm only)
     ceilings: list[float] | None = None  # the least time this machine could take, per sweep; None: no probe
     sweeps: int = 0
 
@@ -114,7 +114,8 @@ def job_table(
                 f"{result.median:>11.4f}{result.bytes / 1e6 / result.median:>10.1f}"
                 f"{result.files / result.median:>10.1f}{'-' if speedup is None else f'{speedup:.2f}x':>10}"
                 f"{f'{result.efficiency:.0%}' if result.efficiency is not None else '':>{width}}"
-                f"{result.peak_mb:>9.1f}{_compared(result, previous)}"
+                f"{'-' if result.peak_mb is None else f'{result.peak_mb:.1f}':>9}"
+                f"{_compared(result, previous)}"
                 f"{'  <- fastest' if any(result is best for best in fastest) else ''}",
                 False,
             )

@@ -14,7 +14,7 @@ import pytest
 from bench.control import ControlWorkload
 from bench.matrix import Case, Settings
 from bench.sweep import JobMeasurement, Side, measure_job
-from bench.tables import Result, sequential_result
+from bench.tables import Result
 from fileio import Workload, expected_digests, verify
 
 _DIGESTS: dict[tuple[Workload | ControlWorkload, int], dict[int, bytes]] = {}
@@ -48,21 +48,26 @@ class Measurements:
             timed,
         )
         self.jobs: dict[str, JobMeasurement] = {}
+        self._by_id = {case.id: case for case in selected}
+
+    def case(self, case_id: str) -> Case:
+        return self._by_id[case_id]
 
     def of(self, case: Case) -> JobMeasurement:
         name = case.job.name
         if name not in self.jobs:
             cases = [other for other in self.selected if other.job.name == name]
-            reference = next((other for other in cases if other.is_control), None) or next(
-                (other for other in cases if other.strategy == "sequential" and not other.is_cold), cases[0]
-            )
+            references: dict[str, Case] = {}  # per start: the control, else sequential
+            for other in sorted(cases, key=lambda each: not each.is_control):
+                if other.is_control or other.strategy == "sequential":
+                    references.setdefault(other.start, other)
             settings = self.settings
             self.jobs[name] = measure_job(
                 cases, self.sides, self.root,
                 min_sweeps=settings.rounds if self.timed else 1,
                 max_sweeps=settings.max_rounds if self.timed else 1,
                 budget_s=settings.budget_s, verify_round=verify_round,
-                with_ceiling=self.timed and self.sides[0].about["api"] >= 2, reference=reference,
+                with_ceiling=self.timed and self.sides[0].about["api"] >= 2, references=references,
             )  # fmt: skip
         return self.jobs[name]
 
@@ -88,10 +93,15 @@ def test_save(
 ) -> None:
     """Time one case with the rest of its job; fail if any round wrote wrong bytes."""
     measured = measurements.of(case)
+    failed = [
+        entry.error for (_, case_id), entry in measured.rounds.items() if case_id == case.id and entry.error
+    ]
+    if failed:
+        pytest.fail("\n".join(failed), pytrace=False)
     rounds = measured.rounds[CURRENT, case.id]
     benchmark.group = case.job.name
     benchmark.extra_info.update(case.extra_info())
-    if benchmark.disabled:  # each case ran once, verified, in the job's one sweep
+    if benchmark.disabled:  # each case ran twice, untimed and verified: its warm-up and the job's one sweep
         benchmark.pedantic(lambda: None)
         return
     # pytest-benchmark has no public way to record rounds measured elsewhere: its clock is replaced.
@@ -101,9 +111,17 @@ def test_save(
     result = Result(
         case, rounds.seconds, rounds.files, rounds.bytes, rounds.peak_mb, ceilings, measured.sweeps
     )
-    job_results = results.setdefault(case.job.name, [])
-    job_results.append(result)
-    benchmark.extra_info.update(result.extra_info(sequential_result(job_results, case.start)))
+    results.setdefault(case.job.name, []).append(result)
+    sequential = next(
+        (
+            Result(other, entry.seconds, entry.files, entry.bytes, entry.peak_mb)
+            for (side, case_id), entry in measured.rounds.items()
+            if side == CURRENT and (other := measurements.case(case_id)).strategy == "sequential"
+            and other.start == case.start
+        ),
+        None,
+    )  # fmt: skip
+    benchmark.extra_info.update(result.extra_info(sequential))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
-"""Test-only pytest plugin: makes one strategy slower, to prove the regression gate catches it.
+"""Test-only: makes one strategy slower, to prove the regression gate catches it.
 
-Loaded only with ``-p slowdown_plugin`` and ``FILEIO_SLOWDOWN=NAME:FRACTION`` (e.g. ``threads:0.25``): each
+Imported, with ``FILEIO_SLOWDOWN=NAME:FRACTION`` set (e.g. ``threads:0.25``), by a ``sitecustomize`` that a
+test puts on PYTHONPATH, so that it reaches the benchmark's runner processes, where cases are measured: each
 call of strategy NAME then spins the CPU for FRACTION of its own duration. Nothing in fileio can reach it.
 """
 

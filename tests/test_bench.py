@@ -1,13 +1,17 @@
-"""The benchmark suite's contract: its matrix, its guard rails, its saved history, its verification."""
+"""The benchmark suite's contract, run end to end: its matrix, its guard rails, its sweeps, its saved history,
+its verification, its gate and its baseline side."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +19,40 @@ import fileio
 from bench import REQUIRED_API
 
 ROOT = Path(__file__).resolve().parents[1]
+JOB = "4KiB-none"
 TINY = ["--fileio-strategies", "sequential,threads", "--fileio-workers", "2"]
-TINY += ["--fileio-files", "3", "--fileio-sizes", "csv"]
+TINY += ["--fileio-files", "4", "--fileio-sizes", "4KiB"]
+# What TINY measures: the quick profile's cold cases come with it (control and the strategies it measures).
+TINY_CASES = [
+    f"{case}-{JOB}{suffix}"
+    for suffix in ("", "-cold")
+    for case in ("control-w1", "sequential-w1", "threads-w2")
+]
+LEFT_OUT = (
+    "fileio: --fileio-sizes/--fileio-durability replace the quick profile's jobs: "
+    "its 64KiB atomic job is left out"
+)
+# The gate's end-to-end tests: a job whose rounds take milliseconds, so that a strategy made 10x slower stands
+# out of a busy machine's scheduling noise.
+GATED = ["--fileio-strategies", "sequential,threads", "--fileio-workers", "2"]
+GATED += ["--fileio-files", "16", "--fileio-sizes", "256KiB", "--fileio-rounds", "6"]
+GATED_JOB = "256KiB-none"
+# Appended to a copy of fileio/__init__.py: that checkout's threads strategy spins 9x its time after saving.
+SLOWDOWN = """
+import dataclasses, time
+_original = STRATEGIES["threads"]
+
+
+def _slower(*args):
+    start = time.perf_counter()
+    _original.body(*args)
+    until = time.perf_counter() + (time.perf_counter() - start) * 9.0
+    while time.perf_counter() < until:
+        pass
+
+
+STRATEGIES["threads"] = dataclasses.replace(_original, body=_slower)
+"""
 
 
 def run_bench(*args: str, storage: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -25,20 +61,54 @@ def run_bench(*args: str, storage: Path, **env: str) -> subprocess.CompletedProc
     return subprocess.run(
         [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider",
          f"--benchmark-storage=file://{storage}", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**environment, **env},
+        cwd=ROOT, capture_output=True, text=True, timeout=180, env={**environment, **env},
     )  # fmt: skip
 
 
+def in_every_interpreter(directory: Path, code: str) -> dict[str, str]:
+    """The environment that runs ``code`` at the start of every interpreter of a bench run (a
+    ``sitecustomize``): pytest's and each runner process's, where the cases are measured; this checkout's
+    fileio first on the path."""
+    directory.mkdir()
+    (directory / "sitecustomize.py").write_text(code)
+    return {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), str(directory)])}
+
+
+def saved_run(storage: Path) -> dict[str, Any]:
+    """The one run saved under ``storage``."""
+    [path] = storage.rglob("*.json")
+    return json.loads(path.read_text())
+
+
+def by_id(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {bench["param"]: bench for bench in run["benchmarks"]}
+
+
+def paired(numerator: list[float], denominator: list[float]) -> float:
+    """The median of per-sweep ratios."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
+def regressed(stdout: str) -> list[str]:
+    """The cases a gate report names as regressed."""
+    for line in stdout.splitlines():
+        if "cases regressed by more than" in line:
+            return line.split(": ", 1)[1].split(", ")
+    return []
+
+
 def test_collected_ids_read_like_a_sentence(tmp_path: Path) -> None:
-    """pytest collects one test_save per case of the matrix, with the case's id."""
+    """pytest collects one test_save per case of the matrix, with the case's id: per job its control, the
+    strategies, then the same cold (a fresh interpreter each round)."""
     done = run_bench("--collect-only", "-q", "--fileio-strategies", "threads", "--fileio-workers", "2",
                      storage=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     ids = [line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::test_save[" in line]
     assert ids == [
-        f"{case}-{job}"
+        f"{case}-{job}{suffix}"
         for job in ("csv-none", "256KiB-none", "64KiB-atomic")
-        for case in ("control-w1", "threads-w2", "control_again-w1")
+        for suffix in ("", "-cold")
+        for case in ("control-w1", "threads-w2")
     ]
 
 
@@ -55,6 +125,17 @@ def test_collected_ids_read_like_a_sentence(tmp_path: Path) -> None:
             "ERROR: --fileio-dir: '/no/such/dir' is not an existing directory",
         ),
         (["--fileio-gate=-3"], "ERROR: --fileio-gate: '-3' is not a percentage > 0"),
+        (["--fileio-files", "5,6"], "ERROR: --fileio-files: takes one value, got '5,6'"),
+        (["--fileio-rounds", "3,4"], "ERROR: --fileio-rounds: takes one value, got '3,4'"),
+        (["--fileio-gate=10,20"], "ERROR: --fileio-gate: takes one value, got '10,20'"),
+        (
+            ["--fileio-baseline", str(ROOT)],
+            "ERROR: --fileio-baseline and --fileio-baseline-json go together",
+        ),
+        (
+            ["--fileio-baseline-json", "parent.json"],
+            "ERROR: --fileio-baseline and --fileio-baseline-json go together",
+        ),
     ],
 )
 def test_bad_option_values_stop_the_run(args: list[str], message: str, tmp_path: Path) -> None:
@@ -71,18 +152,19 @@ def test_histogram(tmp_path: Path) -> None:
         *TINY, "--fileio-rounds", "2", f"--benchmark-histogram={tmp_path}/hist", storage=tmp_path
     )
     assert done.returncode == 0, done.stdout
-    assert (tmp_path / "hist-csv-none.svg").read_text().startswith("<?xml")
+    assert (tmp_path / f"hist-{JOB}.svg").read_text().startswith("<?xml")
 
 
 def test_the_warm_pool_case_is_measured_and_explained(tmp_path: Path) -> None:
-    """warm_pool runs as a verified case like any strategy, and its table says start-up is not in its time."""
+    """warm_pool runs as a verified case like any strategy (warm only: a script has no pool started before),
+    and its table says start-up is not in its time."""
     done = run_bench(
-        "--fileio-strategies", "sequential,warm_pool", "--fileio-workers", "2", "--fileio-files", "8",
+        "--fileio-strategies", "sequential,warm_pool", "--fileio-workers", "2", "--fileio-files", "4",
         "--fileio-sizes", "csv", "--fileio-rounds", "2", storage=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
-    assert re.search(r"\nwarm_pool +2 +\d", done.stdout)
+    assert "5 passed" in done.stdout  # control, sequential, warm_pool; control and sequential cold
+    assert re.search(r"\nwarm_pool +2 +warm +\d", done.stdout)
     assert "(warm_pool: process_batches on a fileio.WarmPool started before the clock;" in done.stdout
 
 
@@ -94,60 +176,77 @@ def test_xdist_is_refused(tmp_path: Path) -> None:
 
 
 def test_disabled_run_still_verifies(tmp_path: Path) -> None:
-    """--benchmark-disable runs each case once, verified, and saves nothing."""
+    """--benchmark-disable runs each case once, verified, warm and cold, and saves nothing."""
     done = run_bench("--benchmark-disable", *TINY, "--fileio-sizes", "csv,4KiB", storage=tmp_path)
     assert done.returncode == 0, done.stdout
-    assert "8 passed" in done.stdout
+    assert "12 passed" in done.stdout
     assert not list(tmp_path.rglob("*.json"))
 
 
 def test_run_saves_history_and_compares(tmp_path: Path) -> None:
-    """A plain run saves raw rounds and fileio's fields; the next run compares with it out of the box."""
+    """A plain run with --fileio-rounds 3 measures every case of the job in exactly 3 sweeps, the ceiling in
+    each too; it saves the raw rounds and the cases' fields, speed-ups and efficiencies as medians of
+    per-sweep ratios, cold cases apart from warm, a verdict for each; the next run compares with it."""
     storage = tmp_path / "history"
     first = run_bench(*TINY, "--fileio-rounds", "3", "--fileio-dir", str(tmp_path), storage=storage)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "fileio csv-none: 3 files" in first.stdout
-    assert first.stdout.index("fileio csv-none") > first.stdout.index("benchmark 'csv-none'")
-    assert "<- fastest" in first.stdout
-    assert "fileio csv-none: 3 files, 0.7 MB a round, median of 3; ceiling measured now" in first.stdout
-    [saved] = storage.rglob("*.json")
-    data = json.loads(saved.read_text())
+    out = first.stdout
+    assert f"fileio {JOB}: 4 files, 0.0 MB a round; 3 sweeps, every case once a sweep in a random" in out
+    assert out.index(f"fileio {JOB}: 4 files") > out.index(f"benchmark '{JOB}'")
+    assert out.count("<- fastest") == 2  # the fastest warm case, and the fastest cold one
+    assert LEFT_OUT in out.splitlines()
+    data = saved_run(storage)
     assert data["fileio"]["profile"] == "quick" and data["fileio"]["rounds"] == 3
     assert data["fileio"]["api"] == fileio.API_VERSION and data["fileio"]["source"] == str(ROOT / "fileio")
     machine = data["machine_info"]
     assert machine["cpu_count"] == os.cpu_count() and machine["memory_total"] > 0
     assert machine["filesystem"] not in ("", "unknown")
     assert not any(key.startswith("hz_actual") for key in machine["cpu"])
-    cases = {bench["param"]: bench for bench in data["benchmarks"]}
-    assert set(cases) == {
-        "control-w1-csv-none",
-        "sequential-w1-csv-none",
-        "threads-w2-csv-none",
-        "control_again-w1-csv-none",
-    }
-    threads = cases["threads-w2-csv-none"]
-    assert len(threads["stats"]["data"]) == 3
+
+    cases = by_id(data)
+    assert list(cases) == TINY_CASES
+    assert {len(bench["stats"]["data"]) for bench in cases.values()} == {3}  # every case, every sweep
+    rounds = {case: bench["stats"]["data"] for case, bench in cases.items()}
+    threads = cases[f"threads-w2-{JOB}"]
     info = threads["extra_info"]
-    assert (info["strategy"], info["workers"], info["job"]) == ("threads", 2, "csv-none")
+    assert {key: info[key] for key in ("strategy", "workers", "start", "job", "job_kind", "durability")} == {
+        "strategy": "threads",
+        "workers": 2,
+        "start": "warm",
+        "job": JOB,
+        "job_kind": "payload",
+        "durability": "none",
+    }
     median = threads["stats"]["median"]
-    assert info["files"] == 3 and info["mb_per_s"] == pytest.approx(info["bytes"] / 1e6 / median)
-    assert info["speedup"] == pytest.approx(cases["sequential-w1-csv-none"]["stats"]["median"] / median)
-    assert info["ceiling_s"] > 0 and info["efficiency"] == pytest.approx(info["ceiling_s"] / median)
-    assert info["peak_rss_mb"] >= 0
-    ceiling = data["fileio"]["ceiling"][machine["filesystem"]]["csv-none"]
-    assert ceiling["ceiling"]["files"] == 3 and set(ceiling["ceiling"]["raw_seconds"]) == {"1", "2"}
-    [verdict] = data["fileio"]["verdict"]
-    assert verdict["job"] == "csv-none" and verdict["fastest"] in ("sequential", "threads w2")
-    assert (
-        f"csv-none: use {verdict['fastest']}" in first.stdout
-        and "Recommendation on this machine:" in first.stdout
+    assert info["files"] == 4 and info["bytes"] == 4 * 4096
+    assert info["mb_per_s"] == pytest.approx(info["bytes"] / 1e6 / median)
+    assert info["speedup"] == pytest.approx(
+        paired(rounds[f"sequential-w1-{JOB}"], rounds[f"threads-w2-{JOB}"])
     )
+    assert len(info["ceiling_rounds"]) == 3 and min(info["ceiling_rounds"]) > 0
+    assert info["efficiency"] == pytest.approx(paired(info["ceiling_rounds"], rounds[f"threads-w2-{JOB}"]))
+    assert info["peak_rss_mb"] >= 0
+
+    cold = cases[f"threads-w2-{JOB}-cold"]["extra_info"]
+    assert cold["start"] == "cold" and "ceiling_rounds" not in cold and "efficiency" not in cold
+    sequential_cold = rounds[f"sequential-w1-{JOB}-cold"]
+    assert cold["speedup"] == pytest.approx(paired(sequential_cold, rounds[f"threads-w2-{JOB}-cold"]))
+    # A cold round is timed from the interpreter's start to its exit: longer than any warm round of it.
+    assert min(rounds[f"control-w1-{JOB}-cold"]) > max(rounds[f"control-w1-{JOB}"])
+
+    verdicts = {verdict["start"]: verdict for verdict in data["fileio"]["verdict"]}
+    assert set(verdicts) == {"warm", "cold"}
+    assert {(verdict["job"], verdict["kind"]) for verdict in verdicts.values()} == {(JOB, "payload")}
+    assert verdicts["warm"]["fastest"] in ("sequential", "threads w2")
+    assert f"{JOB}, in a running program: use {verdicts['warm']['fastest']}" in out
+    cold_line = f"{JOB}, a script run once (a fresh interpreter, its start-up included): use "
+    assert cold_line + verdicts["cold"]["fastest"] in out
+    assert "Recommendation on this machine:" in out
 
     second = run_bench(*TINY, "--fileio-rounds", "3", "--benchmark-compare", storage=storage)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Comparing against benchmarks from" in second.stdout + second.stderr
     assert "machine_info is different" not in second.stdout + second.stderr
-    assert "median of 3; ceiling reused from run 0001, measured " in second.stdout
     assert len(list(storage.rglob("*.json"))) == 2
     heading = next(line for line in second.stdout.splitlines() if line.startswith("strategy "))
     assert heading.split()[-3:] == ["prev", "x", "change"]
@@ -155,8 +254,28 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
     assert f"{median:.4f}" in row and re.search(r" [+-]\d+%", row), row
 
 
+def test_sweeps_go_on_while_the_intervals_are_wide(tmp_path: Path) -> None:
+    """Without --fileio-rounds, a job is swept at least the profile's 5 times and at most its 25, every case
+    (and the ceiling) once in every sweep, so all of a job's cases have the same number of rounds."""
+    storage = tmp_path / "history"
+    done = run_bench(*TINY, storage=storage)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = saved_run(storage)
+    counts = {len(bench["stats"]["data"]) for bench in data["benchmarks"]}
+    assert len(counts) == 1 and len(data["benchmarks"]) == len(TINY_CASES)
+    [sweeps] = counts
+    assert 5 <= sweeps <= 25
+    assert f"fileio {JOB}: 4 files, 0.0 MB a round; {sweeps} sweeps," in done.stdout
+    assert {
+        len(bench["extra_info"]["ceiling_rounds"])
+        for bench in data["benchmarks"]
+        if bench["extra_info"]["start"] == "warm"
+    } == {sweeps}
+
+
 def test_plot_of_a_real_run(tmp_path: Path) -> None:
-    """--fileio-plot draws the run: one panel per job; `fileio plot` draws the saved run the same way."""
+    """--fileio-plot draws the run: one panel per job, each strategy's warm cases one point per pool size, and
+    the ceiling; `fileio plot` draws the saved run the same way."""
     storage, picture = tmp_path / "history", tmp_path / "scaling.png"
     args = [*TINY, "--fileio-sizes", "csv,4KiB", "--fileio-workers", "1,2", "--fileio-rounds", "2"]
     done = run_bench(*args, f"--fileio-plot={picture}", storage=storage)
@@ -168,8 +287,9 @@ def test_plot_of_a_real_run(tmp_path: Path) -> None:
 
     fig = figure(read_run(saved))
     assert [axes.get_title() for axes in fig.axes] == ["csv-none", "4KiB-none"]
-    lines = {line.get_label() for line in fig.axes[0].get_lines()}
-    assert {"threads", "ideal", "ceiling", "sequential"} <= lines
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert {"threads", "ideal", "ceiling", "sequential"} <= set(lines)
+    assert list(lines["threads"].get_xdata()) == [1, 2]  # the cold threads case is not drawn
     svg = tmp_path / "scaling.svg"
     cli = subprocess.run(
         [sys.executable, "-m", "fileio", "plot", str(saved), "-o", str(svg)], capture_output=True, text=True
@@ -177,39 +297,55 @@ def test_plot_of_a_real_run(tmp_path: Path) -> None:
     assert cli.returncode == 0 and svg.read_text().lstrip().startswith("<?xml"), cli.stderr
 
 
-def test_wrong_bytes_fail_the_case(tmp_path: Path) -> None:
-    """A strategy that writes wrong bytes fails its case, however fast it is."""
-    (tmp_path / "corrupting.py").write_text(
-        "import dataclasses, fileio\n"
-        "original = fileio.STRATEGIES['threads']\n"
-        "def corrupt(job, ids, workers, on_saved):\n"
-        "    original.body(job, ids, workers, on_saved)\n"
-        "    job.path(ids[0]).write_bytes(b'corrupt')\n"
-        "fileio.STRATEGIES['threads'] = dataclasses.replace(original, body=corrupt)\n"
-    )
-    done = run_bench(
-        "-p", "corrupting", "--benchmark-disable", *TINY, storage=tmp_path, PYTHONPATH=str(tmp_path)
-    )
+CORRUPTING = """
+import dataclasses, fileio
+original = fileio.STRATEGIES["threads"]
+
+
+def corrupt(job, ids, workers, on_saved):
+    original.body(job, ids, workers, on_saved)
+    job.path(ids[0]).write_bytes(b"corrupt")
+
+
+fileio.STRATEGIES["threads"] = dataclasses.replace(original, body=corrupt)
+"""
+
+
+def test_wrong_bytes_fail_the_run(tmp_path: Path) -> None:
+    """A strategy that writes wrong bytes (in the runner, where rounds are measured) fails the run, however
+    fast it is, and its case fails saying what was wrong."""
+    env = in_every_interpreter(tmp_path / "site", CORRUPTING)
+    done = run_bench("--benchmark-disable", *TINY, storage=tmp_path, **env)
     assert done.returncode == 1
-    assert "1 failed, 3 passed" in done.stdout
-    assert "wrong bytes: data-0000.csv: 7 bytes" in done.stdout
+    assert f"FAILED bench/test_save.py::test_save[threads-w2-{JOB}]" in done.stdout
+    assert "wrong bytes: data-0000.bin: 7 bytes" in done.stdout
+
+
+def test_wrong_bytes_fail_only_their_case(tmp_path: Path) -> None:
+    """Only the cases of the strategy that wrote wrong bytes fail (warm and cold); the control and sequential,
+    measured in the same sweeps, pass."""
+    env = in_every_interpreter(tmp_path / "site", CORRUPTING)
+    done = run_bench("--benchmark-disable", *TINY, storage=tmp_path, **env)
+    assert done.returncode == 1
+    assert "2 failed, 4 passed" in done.stdout
 
 
 def test_gate_option_compares_with_the_previous_run(tmp_path: Path) -> None:
-    """--fileio-gate compares with the newest earlier run: a strategy made 5x slower fails the session,
-    and only that one: with two cases in the job, the controls' drift is the gate's only measure of noise."""
+    """--fileio-gate compares with the newest earlier run of the same cases: a strategy made 10x slower (in
+    the runner processes, where it is measured) fails the session, and the gate names it."""
     storage = tmp_path / "history"
-    args = [*TINY, "--fileio-files", "20", "--fileio-rounds", "5"]
-    first = run_bench(*args, "--fileio-gate", storage=storage)
+    first = run_bench(*GATED, "--fileio-gate", storage=storage)
     assert first.returncode == 0, first.stdout
     assert "fileio gate: no earlier quick run of the same 4 cases saved on this machine" in first.stdout
+    slowdown = "import os\nif os.environ.get('FILEIO_SLOWDOWN'):\n    import slowdown_plugin\n"
     slowed = run_bench(
-        "-p", "slowdown_plugin", *args, "--fileio-gate=10", storage=storage,
-        PYTHONPATH=str(ROOT / "tests"), FILEIO_SLOWDOWN="threads:4.0",
+        *GATED, "--fileio-gate=10", storage=storage, FILEIO_SLOWDOWN="threads:9.0",
+        **in_every_interpreter(tmp_path / "site", slowdown),
     )  # fmt: skip
     assert slowed.returncode == 1, slowed.stdout
     assert "fileio gate against 0001_" in slowed.stdout
-    assert "cases regressed by more than 10% (significant at 95%): threads-w2-csv-none" in slowed.stdout
+    assert f"threads-w2-{GATED_JOB}" in regressed(slowed.stdout)
+    assert not any(case.startswith(("sequential", "control")) for case in regressed(slowed.stdout))
 
 
 def test_an_older_fileio_is_refused_with_one_line(tmp_path: Path) -> None:
@@ -222,19 +358,20 @@ def test_an_older_fileio_is_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_a_fileio_without_the_probe_is_measured_without_ceilings(tmp_path: Path) -> None:
-    """fileio API 1 has no probe: the suite still measures it, with no ceiling and no efficiency column."""
-    (tmp_path / "api_one.py").write_text("import fileio\nfileio.API_VERSION = 1\n")
+    """fileio API 1 has no probe: the suite still measures it, with no ceiling and no efficiency anywhere."""
+    env = in_every_interpreter(tmp_path / "site", "import fileio\nfileio.API_VERSION = 1\n")
     storage = tmp_path / "history"
-    done = run_bench(
-        "-p", "api_one", *TINY, "--fileio-rounds", "1", storage=storage, PYTHONPATH=str(tmp_path)
-    )
+    done = run_bench(*TINY, "--fileio-rounds", "2", storage=storage, **env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "fileio csv-none: 3 files, 0.7 MB a round, median of 1\n" in done.stdout
-    assert "peak MB" in done.stdout and "efficiency" not in done.stdout
-    [saved] = storage.rglob("*.json")
-    data = json.loads(saved.read_text())
-    assert "ceiling" not in data["fileio"]
-    assert all("ceiling_s" not in bench["extra_info"] for bench in data["benchmarks"])
+    assert f"fileio {JOB}: 4 files, 0.0 MB a round; 2 sweeps" in done.stdout
+    heading = next(line for line in done.stdout.splitlines() if line.startswith("strategy "))
+    assert "peak MB" in heading and "efficiency" not in heading and "ceiling" not in done.stdout
+    data = saved_run(storage)
+    assert data["fileio"]["api"] == 1 and len(data["benchmarks"]) == len(TINY_CASES)
+    assert not any(
+        {"ceiling_rounds", "efficiency"} & set(bench["extra_info"]) for bench in data["benchmarks"]
+    )
+    assert all(verdict["efficiency"] is None for verdict in data["fileio"]["verdict"])
 
 
 # Measured here (4 MiB files, PSS): each worker process holds about 16.5 MB of its own beyond the data, the
@@ -247,27 +384,31 @@ CLASSIC = "sequential,threads,processes,process_batches,processes_threads,asynci
 
 
 def test_memory_stays_within_two_files_per_worker(tmp_path: Path) -> None:
-    """Each case's peak memory, the caller and its worker processes together, stays within (2 x workers + 2)
-    files of 4 MiB plus what its worker processes' interpreters take; holding all 24 files would not."""
+    """Each warm case's peak memory, the runner and its worker processes together, stays within
+    (2 x workers + 2) files of 4 MiB plus what its worker processes' interpreters take; holding all 24 files
+    would not. Worker processes are seen: a case that starts them shows their memory."""
     storage = tmp_path / "history"
     done = run_bench(
         "--fileio-sizes", "4MiB", "--fileio-files", "24", "--fileio-workers", "1,2", "--fileio-rounds", "1",
         "--fileio-strategies", CLASSIC, "--fileio-dir", str(tmp_path), storage=storage,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    [saved] = storage.rglob("*.json")
-    cases = json.loads(saved.read_text())["benchmarks"]
-    assert len(cases) == 2 + 1 + 2 * (len(CLASSIC.split(",")) - 1)
+    cases = saved_run(storage)["benchmarks"]
+    cold = ["control-w1", "sequential-w1", "threads-w2", "process_batches-w2"]
+    assert len(cases) == 2 + 2 * (len(CLASSIC.split(",")) - 1) + len(cold)
     all_files_mb = 24 * 4 * 2**20 / 1e6
-    for case in cases:
+    warm = [case for case in cases if case["extra_info"]["start"] == "warm"]  # memory is sampled warm
+    for case in warm:
         info = case["extra_info"]
-        strategy = fileio.STRATEGIES.get(info["strategy"])  # None for the controls
+        strategy = fileio.STRATEGIES.get(info["strategy"])  # None for the control
         processes = info["workers"] if strategy is not None and strategy.starts_processes else 0
         bound = (2 * info["workers"] + 2) * 4 * 2**20 / 1e6 + processes * PER_WORKER_PROCESS_MB + FIXED_MB
         assert bound < all_files_mb
         assert 0 <= info["peak_rss_mb"] <= bound, (
             f"{case['param']}: {info['peak_rss_mb']:.1f} MB > {bound:.1f}"
         )
+        if processes:
+            assert info["peak_rss_mb"] > 0, case["param"]
 
 
 def test_gate_without_a_matching_run_leaves_the_exit_code_alone(tmp_path: Path) -> None:
@@ -279,3 +420,43 @@ def test_gate_without_a_matching_run_leaves_the_exit_code_alone(tmp_path: Path) 
     )
     assert other.returncode == 0, other.stdout
     assert "no earlier quick run of the same 4 cases" in other.stdout
+
+
+def test_a_baseline_checkout_is_measured_in_the_same_sweeps(tmp_path: Path) -> None:
+    """--fileio-baseline measures another checkout's fileio in the same sweeps and saves its side to
+    --fileio-baseline-json: the same cases, the same number of rounds, that checkout's source; the gate
+    compares the two sides sweep by sweep, so a strategy 10x slower in one of them is found."""
+    parent = tmp_path / "parent"
+    shutil.copytree(ROOT / "fileio", parent / "fileio", ignore=shutil.ignore_patterns("__pycache__"))
+    with (parent / "fileio" / "__init__.py").open("a") as init:
+        init.write(SLOWDOWN)
+    storage, parent_json = tmp_path / "history", tmp_path / "parent.json"
+    done = run_bench(
+        *GATED, "--fileio-baseline", str(parent),
+        "--fileio-baseline-json", str(parent_json), storage=storage,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    current, baseline = saved_run(storage), json.loads(parent_json.read_text())
+    assert baseline["fileio"]["source"] == str(parent / "fileio")
+    assert current["fileio"]["source"] == str(ROOT / "fileio")
+    cases = [case.replace(JOB, GATED_JOB) for case in TINY_CASES]
+    assert list(by_id(baseline)) == list(by_id(current)) == cases
+    assert {len(bench["stats"]["data"]) for bench in baseline["benchmarks"] + current["benchmarks"]} == {6}
+    assert (
+        by_id(baseline)[f"threads-w2-{GATED_JOB}"]["stats"]["data"]
+        != by_id(current)[f"threads-w2-{GATED_JOB}"]["stats"]["data"]
+    )
+    [current_json] = storage.rglob("*.json")
+
+    def gate(before: Path, after: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bench.gate", str(before), str(after)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+
+    slower = gate(current_json, parent_json)
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    assert f"threads-w2-{GATED_JOB}" in regressed(slower.stdout)
+    faster = gate(parent_json, current_json)
+    row = next(line for line in faster.stdout.splitlines() if line.startswith(f"threads-w2-{GATED_JOB} "))
+    assert row.endswith("faster"), faster.stdout

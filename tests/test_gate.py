@@ -1,51 +1,74 @@
-"""python -m bench.gate: ratios to the control, a threshold and a confidence interval, clear exits."""
+"""python -m bench.gate: each case's time over its job's control in the same sweep, the change of its median
+between two runs, a threshold and a bootstrap interval, clear exits."""
 
 from __future__ import annotations
 
 import json
+import math
+import random
+import re
+import statistics
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.gate import GateInputError, compare, run_from_json
+
 ROOT = Path(__file__).resolve().parents[1]
 
-SPREAD = [1.00, 1.04, 0.97, 1.06, 0.98]  # a typical quiet spread over five rounds
+# Each case: (strategy, workers, job, start) -> its median seconds. One control per job and start.
 CASES = {
-    "control-w1-csv-none": 0.30,
-    "sequential-w1-csv-none": 0.32,
-    "processes-w2-csv-none": 0.24,
-    "control_again-w1-csv-none": 0.30,
-    "control-w1-256KiB-none": 0.06,
-    "threads-w2-256KiB-none": 0.07,
-    "control_again-w1-256KiB-none": 0.06,
+    ("control", 1, "csv-none", "warm"): 0.30,
+    ("sequential", 1, "csv-none", "warm"): 0.32,
+    ("processes", 2, "csv-none", "warm"): 0.24,
+    ("control", 1, "256KiB-none", "warm"): 0.06,
+    ("threads", 2, "256KiB-none", "warm"): 0.07,
+    ("control", 1, "csv-none", "cold"): 0.40,
+    ("sequential", 1, "csv-none", "cold"): 0.45,
 }
+COMPARED = 4  # the cases that are not controls
+SLOWER = "processes-w2-csv-none"
+QUIET = [1.00, 1.03, 0.98, 1.05, 0.97, 1.01]  # what the machine did in each of six sweeps: little
+WANDERING = [1.00, 1.50, 0.75, 1.35, 0.85, 1.60]  # a busy machine: every case of a sweep slowed alike
 
 
-def run_json(profile: str = "quick", scale: dict[str, float] | None = None, shift: int = 0) -> dict:
-    """A saved run as pytest-benchmark writes it, every case's rounds spread like a quiet machine's."""
+def case_id(strategy: str, workers: int, job: str, start: str) -> str:
+    return f"{strategy}-w{workers}-{job}" + ("-cold" if start == "cold" else "")
+
+
+def run_json(
+    profile: str = "quick",
+    seed: int = 0,
+    machine: list[float] = QUIET,
+    scale: Mapping[str, float | list[float]] | None = None,
+) -> dict[str, Any]:
+    """A saved run as pytest-benchmark writes it: in each sweep every case's median times the machine's
+    factor of that sweep and a jitter of its own (+-2 %, from ``seed``); ``scale`` slows a case (id, or "*"
+    for every case) by one factor, or by a factor per sweep."""
+    jitter = random.Random(seed)
     scale = scale or {}
     benchmarks = []
-    for case, median in CASES.items():
-        spread = SPREAD[shift:] + SPREAD[:shift]
-        data = [median * factor * scale.get(case, scale.get("*", 1.0)) for factor in spread]
-        strategy, workers, job = case.split("-", 2)
-        info = {"strategy": strategy, "workers": int(workers[1:]), "job": job}
-        benchmarks.append({"param": case, "extra_info": info, "stats": {"data": data}})
-    return {"fileio": {"profile": profile, "rounds": 5}, "benchmarks": benchmarks}
+    for (strategy, workers, job, start), median in CASES.items():
+        param = case_id(strategy, workers, job, start)
+        factor = scale.get(param, scale.get("*", 1.0))
+        factors = factor if isinstance(factor, list) else [factor] * len(machine)
+        data = [
+            median * sweep * slower * jitter.uniform(0.98, 1.02)
+            for sweep, slower in zip(machine, factors, strict=True)
+        ]
+        info = {"strategy": strategy, "workers": workers, "start": start, "job": job, "job_kind": "csv"}
+        benchmarks.append({"param": param, "extra_info": info, "stats": {"data": data}})
+    return {"fileio": {"profile": profile, "rounds": len(machine)}, "benchmarks": benchmarks}
 
 
-def gate(tmp_path: Path, baseline, current, *args: str) -> subprocess.CompletedProcess[str]:
-    """Write the two runs (None: leave the file missing) and gate them."""
-    paths = []
-    for name, run in (("baseline", baseline), ("current", current)):
-        path = tmp_path / f"{name}.json"
-        if run is not None:
-            path.write_text(run if isinstance(run, str) else json.dumps(run))
-        paths.append(str(path))
+def gate_paths(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.gate ARGS`` in a fresh process."""
     return subprocess.run(
-        [sys.executable, "-m", "bench.gate", *paths, *args],
+        [sys.executable, "-m", "bench.gate", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -53,93 +76,216 @@ def gate(tmp_path: Path, baseline, current, *args: str) -> subprocess.CompletedP
     )
 
 
+def gate(tmp_path: Path, baseline: Any, current: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """Write the two runs (None: leave the file missing; a string: the file's text) and gate them."""
+    paths = []
+    for name, run in (("baseline", baseline), ("current", current)):
+        path = tmp_path / f"{name}.json"
+        if run is not None:
+            path.write_text(run if isinstance(run, str) else json.dumps(run))
+        paths.append(path)
+    return gate_paths(*paths, *args)
+
+
+def rows(done: subprocess.CompletedProcess[str]) -> dict[str, tuple[float, str]]:
+    """The report's rows: case -> (its change in %, its verdict; a wide interval may touch the verdict)."""
+    found = {}
+    for text in done.stdout.splitlines():
+        match = re.match(r"(\S+) +[\d.]+ +[\d.]+ +([+-][\d.]+)% +\[.*\] *(.+)$", text)
+        if match:
+            found[match[1]] = (float(match[2]), match[3])
+    return found
+
+
+def test_log_ratios_are_taken_sweep_by_sweep() -> None:
+    """A run's measure of a case is log(case / control) in each sweep, against the control of its own job and
+    start; the controls themselves are not compared."""
+    data = run_json(machine=WANDERING)
+    rounds = {bench["param"]: bench["stats"]["data"] for bench in data["benchmarks"]}
+    run = run_from_json(data, "run")
+    assert run.profile == "quick"
+    assert set(run.log_ratios) == {
+        "sequential-w1-csv-none",
+        "processes-w2-csv-none",
+        "threads-w2-256KiB-none",
+        "sequential-w1-csv-none-cold",
+    }
+    for case, control in (
+        ("processes-w2-csv-none", "control-w1-csv-none"),
+        ("threads-w2-256KiB-none", "control-w1-256KiB-none"),
+        ("sequential-w1-csv-none-cold", "control-w1-csv-none-cold"),
+    ):
+        expected = [math.log(a / b) for a, b in zip(rounds[case], rounds[control], strict=True)]
+        assert run.log_ratios[case] == pytest.approx(expected)
+
+
 def test_unchanged_runs_pass(tmp_path: Path) -> None:
-    """Two runs of the same code, rounds in another order: exit 0, every case ok."""
-    done = gate(tmp_path, run_json(), run_json(shift=2))
+    """Two runs of the same code, with other jitter and another machine mood: exit 0, every case ok."""
+    done = gate(tmp_path, run_json(), run_json(seed=1, machine=[1.1 * factor for factor in reversed(QUIET)]))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "no regression over 10% in 3 cases" in done.stdout
+    assert {verdict for _, verdict in rows(done).values()} == {"ok"} and len(rows(done)) == COMPARED
+    assert done.stdout.splitlines()[-1] == f"no regression over 10% in {COMPARED} cases"
 
 
 def test_one_slower_case_fails_and_is_named(tmp_path: Path) -> None:
-    """One case 30 % slower in every round: exit 1, that case named, the others ok."""
-    done = gate(tmp_path, run_json(), run_json(scale={"processes-w2-csv-none": 1.3}, shift=1))
+    """One case 30 % slower in every sweep: exit 1, that case named with a change near +30 %, the others
+    ok."""
+    done = gate(tmp_path, run_json(), run_json(seed=1, scale={SLOWER: 1.3}))
     assert done.returncode == 1, done.stdout + done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.startswith("processes-w2-csv-none"))
-    assert "+30.0%" in row and row.endswith("REGRESSED")
+    found = rows(done)
+    change, verdict = found.pop(SLOWER)
+    assert verdict == "REGRESSED" and 25 < change < 35
+    assert {verdict for _, verdict in found.values()} == {"ok"}
     assert done.stdout.splitlines()[-1] == (
-        "1 of 3 cases regressed by more than 10% (significant at 95%): processes-w2-csv-none"
+        f"1 of {COMPARED} cases regressed by more than 10% (significant at 95%): {SLOWER}"
     )
 
 
 def test_uniformly_slower_machine_passes(tmp_path: Path) -> None:
-    """Every case, the control included, 50 % slower: the ratios are unchanged, exit 0."""
-    done = gate(tmp_path, run_json(), run_json(scale={"*": 1.5}))
+    """Every case, the controls included, 50 % slower: the ratios are unchanged, exit 0."""
+    done = gate(tmp_path, run_json(), run_json(seed=1, scale={"*": 1.5}))
     assert done.returncode == 0, done.stdout
-    assert "+0.0%" in done.stdout
+    assert all(abs(change) < 5 and verdict == "ok" for change, verdict in rows(done).values())
+
+
+def test_drift_within_the_run_is_not_a_regression(tmp_path: Path) -> None:
+    """A job's cases slower (by 60 %) in half of the sweeps, its control slower in the same sweeps: the
+    machine moved within the run, the case did not, so the gate passes. Compared without pairing, the case's
+    median alone would read 30 % slower."""
+    drift = [1.0, 1.6, 1.0, 1.6, 1.0, 1.6]
+    job = ("control-w1-csv-none", "sequential-w1-csv-none", SLOWER)
+    baseline, drifted = run_json(), run_json(seed=1, scale=dict.fromkeys(job, drift))
+    done = gate(tmp_path, baseline, drifted)
+    assert done.returncode == 0, done.stdout
+    assert all(abs(change) < 5 and verdict == "ok" for change, verdict in rows(done).values())
+    before, after = (
+        next(bench["stats"]["data"] for bench in run["benchmarks"] if bench["param"] == SLOWER)
+        for run in (baseline, drifted)
+    )
+    assert statistics.median(after) / statistics.median(before) > 1.2
+
+
+def test_a_slowdown_is_found_through_the_machines_wandering(tmp_path: Path) -> None:
+    """On a machine that wanders by up to 60 % from sweep to sweep, one case 30 % slower is still found: its
+    ratio to the control of the same sweep is as steady as on a quiet machine. The others stay ok."""
+    baseline = run_json(machine=WANDERING)
+    current = run_json(
+        seed=1, machine=[WANDERING[index] for index in (3, 5, 0, 2, 4, 1)], scale={SLOWER: 1.3}
+    )
+    done = gate(tmp_path, baseline, current)
+    assert done.returncode == 1, done.stdout
+    found = rows(done)
+    assert found.pop(SLOWER)[1] == "REGRESSED"
+    assert {verdict for _, verdict in found.values()} == {"ok"}
 
 
 def test_a_slower_control_alone_is_not_a_regression(tmp_path: Path) -> None:
     """Only the controls slower makes every ratio smaller: cases read as faster, never as regressed."""
-    slower_controls = {"control-w1-csv-none": 1.5, "control_again-w1-csv-none": 1.5}
-    done = gate(tmp_path, run_json(), run_json(scale=slower_controls))
+    controls = {case_id(*case): 1.5 for case in CASES if case[0] == "control"}
+    done = gate(tmp_path, run_json(), run_json(seed=1, scale=controls))
     assert done.returncode == 0
-    assert "faster" in done.stdout
+    assert {verdict for _, verdict in rows(done).values()} == {"faster"}
+
+
+def test_cold_cases_are_compared_with_the_cold_control(tmp_path: Path) -> None:
+    """A slower interpreter start-up (the cold control and the cold case 50 % slower) is not a regression of
+    the cold case: it is compared with the control started alike, not the warm one."""
+    slower_start = {"control-w1-csv-none-cold": 1.5, "sequential-w1-csv-none-cold": 1.5}
+    done = gate(tmp_path, run_json(), run_json(seed=1, scale=slower_start))
+    assert done.returncode == 0, done.stdout
+    change, verdict = rows(done)["sequential-w1-csv-none-cold"]
+    assert verdict == "ok" and abs(change) < 5
+    regressed = gate(tmp_path, run_json(), run_json(seed=1, scale={"sequential-w1-csv-none-cold": 1.3}))
+    assert regressed.returncode == 1
+    assert regressed.stdout.splitlines()[-1].endswith(": sequential-w1-csv-none-cold")
 
 
 def test_threshold_option(tmp_path: Path) -> None:
     """A 30 % slowdown passes a 40 % threshold and fails a 20 % one."""
-    slower = run_json(scale={"threads-w2-256KiB-none": 1.3})
+    slower = run_json(seed=1, scale={"threads-w2-256KiB-none": 1.3})
     assert gate(tmp_path, run_json(), slower, "--threshold", "40").returncode == 0
     assert gate(tmp_path, run_json(), slower, "--threshold", "20").returncode == 1
 
 
 def test_noisy_slowdown_is_not_significant(tmp_path: Path) -> None:
-    """Over the threshold but within the noise of the rounds: reported, not failed."""
-    noisy = run_json()
-    for bench in noisy["benchmarks"]:
-        if bench["param"] == "threads-w2-256KiB-none":
-            bench["stats"]["data"] = [0.05, 0.12, 0.06, 0.11, 0.08]
+    """Over the threshold but within the noise of the sweeps (the case's ratio to its control swings from
+    0.8x to 2x): reported, not failed."""
+    noisy = run_json(seed=1, scale={"threads-w2-256KiB-none": [0.8, 2.0, 0.9, 1.9, 1.0, 1.8]})
     done = gate(tmp_path, run_json(), noisy)
     assert done.returncode == 0, done.stdout
-    assert "not significant" in done.stdout
+    change, verdict = rows(done)["threads-w2-256KiB-none"]
+    assert change > 10 and verdict == "not significant"
 
 
-def test_a_slowdown_within_the_controls_drift_is_not_significant(tmp_path: Path) -> None:
-    """A case 30 % slower, in a run whose first control came out 15 % faster and its last 20 % slower: the
-    machine moved that much within the run, so the change is reported as not significant, not failed."""
-    scale = {"processes-w2-csv-none": 1.3, "control-w1-csv-none": 0.85, "control_again-w1-csv-none": 1.2}
-    drifted = run_json(scale=scale)
-    done = gate(tmp_path, run_json(), drifted)
+def test_only_rounds_of_the_same_sweeps_are_compared(tmp_path: Path) -> None:
+    """A case whose rounds do not line up with its control's (one round fewer) is left out rather than
+    divided by the rounds of other sweeps; the other cases are gated."""
+    current = run_json(seed=1, scale={SLOWER: 1.3})
+    for bench in current["benchmarks"]:
+        if bench["param"] == SLOWER:
+            bench["stats"]["data"] = bench["stats"]["data"][:-1]
+    done = gate(tmp_path, run_json(), current)
     assert done.returncode == 0, done.stdout
-    row = next(line for line in done.stdout.splitlines() if line.startswith("processes-w2-csv-none"))
-    assert row.endswith("not significant")
+    assert SLOWER not in rows(done) and len(rows(done)) == COMPARED - 1
 
 
-def test_both_controls_are_pooled(tmp_path: Path) -> None:
-    """The job's two control cases are pooled: one of them alone 50 % slower in every round moves the pooled
-    median, and every ratio reads smaller; with only the first control the cases would not move at all."""
-    done = gate(tmp_path, run_json(), run_json(scale={"control_again-w1-csv-none": 1.5}))
-    assert done.returncode == 0
-    row = next(line for line in done.stdout.splitlines() if line.startswith("sequential-w1-csv-none"))
-    assert "-" in row.split()[3] and row.split()[3] != "-0.0%"
+def test_two_sides_of_one_session_are_compared_sweep_by_sweep(tmp_path: Path) -> None:
+    """CI's parent and new commit measured in the same sweeps (one session, --fileio-baseline): a case 30 %
+    slower in every sweep is REGRESSED even when each side's control swings by 30 % on its own, because the
+    two sides' rounds of the case are compared sweep by sweep; saved by two sessions, the same rounds are
+    within that noise."""
+    swings = {"control-w1-csv-none": [0.7, 1.3, 0.8, 1.25, 0.75, 1.35]}
+    other_swings = {"control-w1-csv-none": [1.3, 0.75, 1.25, 0.7, 1.35, 0.8]}
+    baseline = run_json(machine=WANDERING, scale=swings)
+    current = run_json(seed=1, machine=WANDERING, scale={**other_swings, SLOWER: 1.3})
+    apart = gate(tmp_path, baseline, current)
+    assert apart.returncode == 0, apart.stdout
+    assert rows(apart)[SLOWER][1] == "not significant"
+    for run in (baseline, current):
+        run["fileio"]["session"] = "one-session"
+    together = gate(tmp_path, baseline, current)
+    assert together.returncode == 1, together.stdout
+    change, verdict = rows(together)[SLOWER]
+    assert verdict == "REGRESSED" and 25 < change < 35
+    assert rows(together)["sequential-w1-csv-none"][1] == "ok"
 
 
-def without_raw_data() -> dict:
+def test_runs_of_different_profiles_are_not_compared() -> None:
+    """compare() refuses two runs of different profiles, naming both."""
+    with pytest.raises(GateInputError, match="different profiles: baseline quick, current full"):
+        compare(run_from_json(run_json(), "a"), run_from_json(run_json(profile="full"), "b"))
+
+
+def without_raw_data() -> dict[str, Any]:
     run = run_json()
     del run["benchmarks"][0]["stats"]["data"]
     return run
 
 
-def without_extra_info() -> dict:
+def without_start() -> dict[str, Any]:
+    """A run saved by the suite before cold cases: no start in extra_info."""
+    run = run_json()
+    for bench in run["benchmarks"]:
+        del bench["extra_info"]["start"]
+    return run
+
+
+def without_extra_info() -> dict[str, Any]:
     run = run_json()
     del run["benchmarks"][1]["extra_info"]
     return run
 
 
-def renamed() -> dict:
+def renamed() -> dict[str, Any]:
     run = run_json()
     for bench in run["benchmarks"]:
         bench["param"] = "other-" + bench["param"]
+    return run
+
+
+def without_controls() -> dict[str, Any]:
+    run = run_json()
+    run["benchmarks"] = [bench for bench in run["benchmarks"] if bench["extra_info"]["strategy"] != "control"]
     return run
 
 
@@ -152,14 +298,22 @@ def renamed() -> dict:
         pytest.param(
             without_raw_data(), "no raw round data; save runs with --benchmark-save-data", id="no-data"
         ),
+        pytest.param(
+            without_start(),
+            "saved by an older benchmark suite (no job or start in extra_info)",
+            id="no-start",
+        ),
         pytest.param(without_extra_info(), "saved by an older benchmark suite", id="no-extra-info"),
         pytest.param(renamed(), "no cases in common with a control case in both runs", id="no-common-cases"),
+        pytest.param(
+            without_controls(), "no cases in common with a control case in both runs", id="no-controls"
+        ),
         pytest.param(
             run_json(profile="seed"), "different profiles: baseline quick, current seed", id="profiles"
         ),
     ],
 )
-def test_unusable_input_exits_2(current, message: str, tmp_path: Path) -> None:
+def test_unusable_input_exits_2(current: Any, message: str, tmp_path: Path) -> None:
     """Unusable input: exit 2 with one line saying what is wrong."""
     done = gate(tmp_path, run_json(), current)
     assert done.returncode == 2
@@ -167,17 +321,23 @@ def test_unusable_input_exits_2(current, message: str, tmp_path: Path) -> None:
 
 
 def test_directories_pool_their_runs(tmp_path: Path) -> None:
-    """A directory stands for all its runs, rounds pooled: how CI interleaves parent and new commit."""
+    """A directory stands for all its runs, sweeps pooled: a 30 % slower case in both new runs fails."""
     for side, scale in (("parent", 1.0), ("new", 1.3)):
         (tmp_path / side).mkdir()
         for index in range(2):
-            run = run_json(scale={"sequential-w1-csv-none": scale}, shift=index)
+            run = run_json(seed=10 * index + len(side), scale={"sequential-w1-csv-none": scale})
             (tmp_path / side / f"{index}.json").write_text(json.dumps(run))
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.gate", str(tmp_path / "parent"), str(tmp_path / "new")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 1
-    assert "sequential-w1-csv-none" in done.stdout.splitlines()[-1]
+    done = gate_paths(tmp_path / "parent", tmp_path / "new")
+    assert done.returncode == 1, done.stdout
+    assert done.stdout.splitlines()[-1].endswith(": sequential-w1-csv-none")
+
+
+def test_a_directory_of_different_profiles_is_refused(tmp_path: Path) -> None:
+    """Runs of different profiles in one directory are not pooled: exit 2, naming both."""
+    (tmp_path / "mixed").mkdir()
+    for profile in ("quick", "seed"):
+        (tmp_path / "mixed" / f"{profile}.json").write_text(json.dumps(run_json(profile=profile)))
+    (tmp_path / "quick.json").write_text(json.dumps(run_json()))
+    done = gate_paths(tmp_path / "quick.json", tmp_path / "mixed")
+    assert done.returncode == 2
+    assert "runs of different profiles pooled: quick, seed" in done.stderr

@@ -7,96 +7,216 @@ from pathlib import Path
 
 import pytest
 
-from bench.matrix import BENCH_STRATEGIES, CONTROL, CONTROL_AGAIN, WARM, OptionError, read_settings
+from bench.control import ControlWorkload
+from bench.matrix import (
+    BENCH_STRATEGIES,
+    COLD_STRATEGIES,
+    CONTROL,
+    QUICK_STRATEGIES,
+    WARM,
+    Job,
+    OptionError,
+    payload_files,
+    read_settings,
+)
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload
 
+CPUS = os.cpu_count() or 1
 OTHERS = [name for name in BENCH_STRATEGIES if name != "sequential"]
-SHORT_OTHERS = [name for name in OTHERS if name != "dask"]  # quick and seed leave dask out
+
+WORKLOAD_MODULE = (
+    "class Documents:\n"
+    "    def file_name(self, file_id):\n        return f'doc-{file_id}.txt'\n"
+    "    def data(self, file_id):\n        return str(file_id).encode()\n"
+    "def make():\n    return Documents()\n"
+)
 
 
 def ids(**options: str) -> list[str]:
     return [case.id for case in read_settings(options).cases]
 
 
+def quick_job_ids(job: str) -> list[str]:
+    """What the quick profile measures of one job, in order, written out from its description."""
+    return [
+        f"control-w1-{job}",
+        f"sequential-w1-{job}",
+        *[f"{name}-w{CPUS}-{job}" for name in QUICK_STRATEGIES if name != "sequential"],
+        f"control-w1-{job}-cold",
+        f"sequential-w1-{job}-cold",
+        f"threads-w{CPUS}-{job}-cold",
+        f"process_batches-w{CPUS}-{job}-cold",
+        f"auto-w{CPUS}-{job}-cold",
+    ]
+
+
+@pytest.fixture
+def my_workload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A user's workload module on sys.path: ``my_workload:make`` makes ``Documents``."""
+    (tmp_path / "my_workload.py").write_text(WORKLOAD_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "my_workload:make"
+
+
+def test_quick_strategies_are_every_strategy_but_dask_and_asyncio() -> None:
+    """quick measures every strategy that can win on a small machine (all but dask and asyncio), the warm pool
+    and auto."""
+    assert set(QUICK_STRATEGIES) == set(BENCH_STRATEGIES) - {"dask", "asyncio"}
+    assert WARM in QUICK_STRATEGIES and "auto" in QUICK_STRATEGIES
+
+
 def test_quick_profile() -> None:
-    """quick: each job opens with its control and sequential, then every other strategy but dask at 1, 2 and
-    4 workers, and closes with its control again; a CSV job and a 256 KiB job into the page cache, and a
-    durable job: 64 atomic files of 64 KiB."""
+    """quick: a CSV job (24 files), a 256 KiB job (128 files) into the page cache and a durable job (256
+    atomic files of 64 KiB); each opens with its one control and sequential, then every other quick strategy
+    at as many workers as CPUs, then the cold cases; at least 5 sweeps, at most 25, 18 s of sweeps per job."""
     settings = read_settings({})
-    assert settings.profile == "quick" and settings.rounds == 5 and settings.gate is None
-    per_job = 3 + len(SHORT_OTHERS) * 3
-    cases = settings.cases
-    assert len(cases) == 3 * per_job
-    assert [case.id for case in cases[:2]] == ["control-w1-csv-none", "sequential-w1-csv-none"]
-    assert cases[per_job - 1].id == "control_again-w1-csv-none"
-    assert cases[per_job].id == "control-w1-256KiB-none"
-    assert (
-        cases[2 * per_job].id == "control-w1-64KiB-atomic" and cases[-1].id == "control_again-w1-64KiB-atomic"
-    )
-    assert cases[0].job.workload == CsvWorkload() and cases[0].job.files == 48
-    assert cases[per_job].job.workload == PayloadWorkload(256 * 1024) and cases[per_job].job.files == 128
-    assert cases[-1].job.workload == PayloadWorkload(64 * 1024) and cases[-1].job.files == 64
-    assert [case.is_control for case in cases[:2]] == [True, False]
+    assert settings.profile == "quick" and settings.gate is None and settings.notes == ()
+    assert (settings.rounds, settings.max_rounds, settings.budget_s) == (5, 25, 18.0)
+    jobs = ["csv-none", "256KiB-none", "64KiB-atomic"]
+    assert [case.id for case in settings.cases] == [case for job in jobs for case in quick_job_ids(job)]
+    first = {case.job.name: case.job for case in settings.cases}
+    assert first["csv-none"].workload == CsvWorkload() and first["csv-none"].files == 24
+    assert first["256KiB-none"].workload == PayloadWorkload(256 * 1024) and first["256KiB-none"].files == 128
+    assert first["64KiB-atomic"].workload == PayloadWorkload(64 * 1024) and first["64KiB-atomic"].files == 256
+    assert [job.durability for job in first.values()] == ["none", "none", "atomic"]
+
+
+def test_one_control_per_job_and_start() -> None:
+    """Every job has exactly one control case warm and one cold, in every profile that measures cold cases,
+    and no second control (the sweeps measure the control beside every case instead)."""
+    for profile in ("quick", "full"):
+        cases = read_settings({"profile": profile}).cases
+        jobs = {case.job.name for case in cases}
+        controls = [(case.job.name, case.start) for case in cases if case.is_control]
+        assert sorted(controls) == sorted((job, start) for job in jobs for start in ("warm", "cold"))
+        assert {case.strategy for case in cases if case.is_control} == {CONTROL}
+
+
+def test_cold_cases_are_marked_cold() -> None:
+    """The cold cases (a fresh interpreter each round) say so: start "cold", is_cold, an id ending in -cold
+    and the start in their saved fields; control and sequential cold at one worker, the others at the
+    largest pool size; only strategies the run measures warm are measured cold."""
+    cases = read_settings({"strategies": "threads,processes", "workers": "1,4", "sizes": "csv"}).cases
+    cold = [case for case in cases if case.start == "cold"]
+    assert [case.id for case in cold] == ["control-w1-csv-none-cold", "threads-w4-csv-none-cold"]
+    assert all(case.is_cold and case.extra_info()["start"] == "cold" for case in cold)
+    warm = [case for case in cases if case not in cold]
+    assert [case.id for case in warm] == [
+        "control-w1-csv-none",
+        "threads-w1-csv-none",
+        "threads-w4-csv-none",
+        "processes-w1-csv-none",
+        "processes-w4-csv-none",
+    ]
+    assert not any(case.is_cold or case.id.endswith("-cold") for case in warm)
+    assert {case.extra_info()["start"] for case in warm} == {"warm"}
+    assert set(COLD_STRATEGIES) == {CONTROL, "sequential", "threads", "process_batches", "auto"}
 
 
 def test_sizes_or_durability_replace_the_profiles_jobs() -> None:
-    """--fileio-sizes or --fileio-durability: the cross product alone, without the durable job."""
-    assert {case.job.name for case in read_settings({"sizes": "4KiB"}).cases} == {"4KiB-none"}
-    assert {case.job.name for case in read_settings({"durability": "fsync"}).cases} == {
-        "csv-fsync",
-        "256KiB-fsync",
-    }
-
-
-def test_your_own_workload_replaces_the_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--fileio-workload module:factory: one job per durability, 200 files a round, no control case (the
-    control cannot make a stranger's bytes)."""
-    (tmp_path / "my_workload.py").write_text(
-        "class Documents:\n"
-        "    def file_name(self, file_id):\n        return f'doc-{file_id}.txt'\n"
-        "    def data(self, file_id):\n        return str(file_id).encode()\n"
-        "def make():\n    return Documents()\n"
+    """--fileio-sizes or --fileio-durability: the cross product alone, without the durable job, and a note
+    that says so (the run prints it at the end)."""
+    sizes = read_settings({"sizes": "4KiB"})
+    assert {case.job.name for case in sizes.cases} == {"4KiB-none"}
+    durability = read_settings({"durability": "fsync"})
+    assert {case.job.name for case in durability.cases} == {"csv-fsync", "256KiB-fsync"}
+    note = (
+        "--fileio-sizes/--fileio-durability replace the quick profile's jobs: "
+        "its 64KiB atomic job is left out"
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cases = read_settings({"workload": "my_workload:make", "durability": "none,atomic", "workers": "2"}).cases
+    assert sizes.notes == (note,) and durability.notes == (note,)
+    assert read_settings({"workers": "1", "files": "3"}).notes == ()  # the durable job is kept
+    assert read_settings({"profile": "full", "sizes": "4KiB"}).notes == ()  # full has no durable job to drop
+
+
+def test_your_own_workload_replaces_the_jobs(my_workload: str) -> None:
+    """--fileio-workload module:factory: one job per durability, 200 files a round, of kind "custom" (from its
+    type, not its name), no control case warm or cold (the control cannot make a stranger's bytes)."""
+    cases = read_settings({"workload": my_workload, "durability": "none,atomic", "workers": "2"}).cases
     assert [case.id for case in cases][:2] == ["sequential-w1-Documents-none", "threads-w2-Documents-none"]
+    assert "sequential-w1-Documents-none-cold" in [case.id for case in cases]
     assert {case.job.name for case in cases} == {"Documents-none", "Documents-atomic"}
     assert not any(case.is_control for case in cases) and {case.job.files for case in cases} == {200}
+    job = cases[0].job
+    assert job.kind == "custom" and not job.has_control
+    assert job.spec() == {"kind": "custom", "factory": my_workload}
+    assert job.extra_info() == {
+        "job": "Documents-none",
+        "job_kind": "custom",
+        "durability": "none",
+        "files": 200,
+    }
     with pytest.raises(OptionError, match="--fileio-workload: 'my_workload:absent': AttributeError"):
         read_settings({"workload": "my_workload:absent"})
 
 
+def test_a_workload_named_like_csv_is_still_custom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job's kind comes from its workload's type: a user's class named ``csv`` makes a job called
+    "csv-none", yet of kind "custom", with no control."""
+    (tmp_path / "csv_like.py").write_text(WORKLOAD_MODULE.replace("Documents", "csv"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    job = read_settings({"workload": "csv_like:make"}).cases[0].job
+    assert job.name == "csv-none" and job.kind == "custom" and job.extra_info()["job_kind"] == "custom"
+    assert not job.has_control and Job(CsvWorkload(), 3, "none").kind == "csv"
+
+
+def test_a_jobs_spec_makes_the_controls_files_alike() -> None:
+    """What a runner is sent (Job.spec, plain JSON data) makes the job's workload, and the control's own
+    workload made from it has the same file names and sizes as fileio's."""
+    for workload in (CsvWorkload(n_lines=30, n_values=4), PayloadWorkload(5000)):
+        job = Job(workload, 3, "none")
+        assert job.has_control
+        control = ControlWorkload(**job.spec())
+        for file_id in (0, 7, 1234):
+            assert control.file_name(file_id) == workload.file_name(file_id)
+            assert len(control.data(file_id)) == len(workload.data(file_id))
+    assert Job(PayloadWorkload(5000), 3, "fsync").spec() == {"kind": "payload", "size": 5000}
+
+
+def test_payload_files_make_about_32_mib_a_round() -> None:
+    """Payload jobs get ~32 MiB a round, within 16 to 2,000 files."""
+    assert payload_files(256 * 1024) == 128 and payload_files(1 << 20) == 32
+    assert payload_files(4096) == 2000 and payload_files(16 << 20) == 16
+
+
 def test_seed_profile() -> None:
-    """seed: the classic job, 5,000 files, every strategy but dask at 8 workers, 3 rounds."""
+    """seed: the classic job, 5,000 files, its control, sequential and every strategy but dask at 8 workers,
+    exactly 3 sweeps, no cold cases."""
     settings = read_settings({"profile": "seed"})
-    assert settings.rounds == 3 and settings.cases[1].job.files == 5000
+    assert settings.rounds == settings.max_rounds == 3 and settings.cases[1].job.files == 5000
     assert [case.id for case in settings.cases] == [
         "control-w1-csv-none",
         "sequential-w1-csv-none",
-        *[f"{name}-w8-csv-none" for name in SHORT_OTHERS],
-        "control_again-w1-csv-none",
+        *[f"{name}-w8-csv-none" for name in OTHERS if name != "dask"],
     ]
 
 
 def test_full_profile_and_overrides() -> None:
-    """full: 1..2 x CPUs workers, four payload sizes and CSV, three durabilities; options narrow it."""
-    full = ids(profile="full")
-    workers = 2 * (os.cpu_count() or 1)
+    """full: 1..2 x CPUs workers, four payload sizes and CSV, three durabilities, every strategy, cold cases;
+    options narrow it."""
+    settings = read_settings({"profile": "full"})
+    full = [case.id for case in settings.cases]
+    workers = 2 * CPUS
     assert f"threads-w{workers}-16MiB-atomic" in full and "pipeline-w1-4KiB-fsync" in full
-    assert "dask-w1-csv-none" in full
-    assert len(full) == 5 * 3 * (3 + len(OTHERS) * workers)
+    assert "dask-w1-csv-none" in full and f"process_batches-w{workers}-1MiB-fsync-cold" in full
+    cold_per_job = len(COLD_STRATEGIES)
+    assert len(full) == 5 * 3 * (2 + len(OTHERS) * workers + cold_per_job)
+    assert (settings.rounds, settings.max_rounds, settings.budget_s) == (5, 40, 60.0)
     narrowed = ids(profile="full", strategies="processes", workers="3", sizes="1MiB", durability="fsync")
-    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync", "control_again-w1-1MiB-fsync"]
+    assert narrowed == ["control-w1-1MiB-fsync", "processes-w3-1MiB-fsync", "control-w1-1MiB-fsync-cold"]
 
 
 def test_the_warm_pool_is_a_case_beside_the_strategies() -> None:
-    """Every profile measures process_batches on a warm pool too: fileio's strategies, then warm_pool."""
+    """Every profile measures process_batches on a warm pool too: fileio's strategies, then warm_pool; it
+    needs what process_batches needs, and is not measured cold (a script has no pool started before)."""
     assert (*STRATEGIES, WARM) == BENCH_STRATEGIES
-    assert ids(strategies="warm_pool", workers="2", sizes="csv") == [
+    cases = read_settings({"strategies": "warm_pool", "workers": "2", "sizes": "csv"}).cases
+    assert [case.id for case in cases] == [
         "control-w1-csv-none",
         "warm_pool-w2-csv-none",
-        "control_again-w1-csv-none",
+        "control-w1-csv-none-cold",
     ]
+    assert cases[1].unavailable_reason == STRATEGIES["process_batches"].unavailable_reason
 
 
 def test_dask_only_when_asked_in_the_short_profiles() -> None:
@@ -106,21 +226,46 @@ def test_dask_only_when_asked_in_the_short_profiles() -> None:
     assert ids(strategies="dask", workers="2", sizes="csv") == [
         "control-w1-csv-none",
         "dask-w2-csv-none",
-        "control_again-w1-csv-none",
+        "control-w1-csv-none-cold",
     ]
 
 
 def test_files_rounds_dir_and_gate(tmp_path: Path) -> None:
+    """--fileio-files sets every job's files; --fileio-rounds N means exactly N sweeps (at least and at most);
+    --fileio-dir and --fileio-gate are kept."""
     settings = read_settings({"files": "7", "rounds": "2", "dir": str(tmp_path), "gate": "15"})
     assert {case.job.files for case in settings.cases} == {7}
-    assert settings.rounds == 2 and settings.directory == tmp_path and settings.gate == 15.0
+    assert settings.rounds == settings.max_rounds == 2
+    assert settings.directory == tmp_path and settings.gate == 15.0
+    default = read_settings({})
+    assert (default.rounds, default.max_rounds) == (5, 25) and default.directory is None
 
 
 def test_controls_carry_no_strategy_requirement() -> None:
+    """The control is plain code: always available; its saved fields name the job and its kind."""
     case = read_settings({}).cases[0]
-    assert case.strategy == CONTROL and case.unavailable_reason is None
-    assert case.extra_info() == {"strategy": CONTROL, "workers": 1, "job": "csv-none"}
-    assert read_settings({}).cases[-1].strategy == CONTROL_AGAIN
+    assert case.strategy == CONTROL and case.is_control and case.unavailable_reason is None
+    assert case.extra_info() == {
+        "strategy": CONTROL,
+        "workers": 1,
+        "start": "warm",
+        "job": "csv-none",
+        "job_kind": "csv",
+        "durability": "none",
+        "files": 24,
+    }
+
+
+def test_single_value_options_reject_lists(my_workload: str) -> None:
+    """--fileio-files, --fileio-rounds, --fileio-gate and --fileio-workload take one value: a list is an
+    error naming the option and the value, not a silent pick of one of them."""
+    for option, value in (("files", "5,6"), ("rounds", "3,4"), ("gate", "10,20")):
+        with pytest.raises(OptionError) as raised:
+            read_settings({option: value})
+        assert str(raised.value) == f"--fileio-{option}: takes one value, got {value!r}"
+    twice = f"{my_workload},{my_workload}"
+    with pytest.raises(OptionError, match="^--fileio-workload: takes one value, got "):
+        read_settings({"workload": twice})
 
 
 @pytest.mark.parametrize(
@@ -129,6 +274,7 @@ def test_controls_carry_no_strategy_requirement() -> None:
         ({"workers": "0"}, "--fileio-workers: '0' is not a whole number >= 1"),
         ({"workers": "2,x"}, "--fileio-workers: 'x' is not a whole number >= 1"),
         ({"files": "-1"}, "--fileio-files: '-1' is not a whole number >= 1"),
+        ({"rounds": "0"}, "--fileio-rounds: '0' is not a whole number >= 1"),
         ({"sizes": "12XB"}, "--fileio-sizes: bad size '12XB'"),
         ({"strategies": "rockets"}, "--fileio-strategies: unknown value 'rockets'; choose from sequential"),
         ({"profile": "huge"}, "--fileio-profile: unknown profile 'huge'; choose from quick, seed, full"),
@@ -138,6 +284,7 @@ def test_controls_carry_no_strategy_requirement() -> None:
     ],
 )
 def test_bad_values_name_the_option(options: dict[str, str], message: str) -> None:
+    """A bad value is an OptionError naming the option and the value."""
     with pytest.raises(OptionError) as raised:
         read_settings(options)
     assert str(raised.value).startswith(message)
