@@ -23,8 +23,8 @@ WARM_START, COLD_START = "warm", "cold"  # in a running program, or in a fresh i
 # out the pool's start-up, for programs that save batch after batch.
 WARM = "warm_pool"
 DEFAULT_GATE_THRESHOLD = 10.0
-# Enough payload files for ~32 MiB a round, within sensible bounds: rounds of tens of milliseconds on a tmpfs.
-PAYLOAD_BYTES_PER_ROUND = 32 << 20
+# Enough payload files for ~64 MiB a round, within sensible bounds: rounds of tens of milliseconds on a tmpfs.
+PAYLOAD_BYTES_PER_ROUND = 64 << 20
 CUSTOM_FILES = 200  # files per round of a user's own workload (--fileio-workload)
 
 Parsed = TypeVar("Parsed")
@@ -133,14 +133,17 @@ class Profile:
     durable: tuple[str, str, int] | None = None  # one more job: (size, durability, files)
     cold: tuple[str, ...] = ()  # strategies (and the control) also measured in a fresh interpreter
     max_rounds: int = 40  # sweeps at most, while the intervals are still wide and the budget lasts
-    budget_s: float = 30.0  # seconds of sweeps per job, after the warm-up and the first ``rounds`` sweeps
+    budget_s: float = (
+        30.0  # seconds per job, its warm-up included, unless the first ``rounds`` sweeps need more
+    )
 
 
 # dask starts a cluster every round (0.5-1 s here): the full profile measures it, the short ones leave it out.
 WITHOUT_DASK = tuple(name for name in BENCH_STRATEGIES if name != "dask")
-# The quick profile's strategies: those that can win on a small machine, and auto. asyncio (aiofiles: a
-# thread hop per call) and dask never did here; the full profile measures them.
-QUICK_STRATEGIES = tuple(name for name in WITHOUT_DASK if name != "asyncio")
+# The quick profile's strategies: those that won a job on a 2-core VM (on a tmpfs and on ext4), auto, and the
+# warm pool. asyncio, asyncio_threads, io_uring, pipeline, processes_threads and dask never did there (each
+# 0.1-0.9x the fastest); the full profile measures them.
+QUICK_STRATEGIES = ("sequential", "threads", "processes", "process_batches", "auto", WARM)
 # What a script run once would call, and the control: cold start-up is where they differ most.
 COLD_STRATEGIES = (CONTROL, "sequential", "threads", "process_batches", "auto")
 
@@ -151,13 +154,13 @@ PROFILES = {
         workers=(CPUS,),
         sizes=(CSV, "256KiB"),
         durabilities=("none",),
-        rounds=5,
+        rounds=3,
         csv_files=24,
         strategies=QUICK_STRATEGIES,
-        durable=("64KiB", "atomic", 256),
+        durable=("64KiB", "atomic", 512),
         cold=COLD_STRATEGIES,
-        max_rounds=25,
-        budget_s=18.0,
+        max_rounds=40,
+        budget_s=32.0,
     ),
     # The classic tutorial's job: 5,000 default CSV files, every strategy but dask at 8 workers.
     "seed": Profile(

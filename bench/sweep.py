@@ -139,7 +139,8 @@ def measure_job(
 ) -> JobMeasurement:
     """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
     every case's ratio to the reference of its start (``references``: warm, cold) is within ``PRECISION``,
-    ``budget_s`` is spent or ``max_sweeps`` ran (at least ``min_sweeps``). ``verify_round`` checks each
+    one more sweep would end past ``budget_s`` (warm-up included) or ``max_sweeps`` ran (at least
+    ``min_sweeps``). ``verify_round`` checks each
     round's files before they are removed; a case whose round fails is measured no more, its error kept."""
     job = cases[0].job
     rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
@@ -192,16 +193,19 @@ def measure_job(
     # An item of a sweep: one case on every side that runs it, the sides back to back in a random order, so
     # that the gate compares two commits' rounds measured moments apart; or None, the job's ceiling.
     items: list[Case | None] = list(cases)
+    start = time.monotonic()
     for case in cases:
         for side in sides:
             if side.runs(case):
                 run(side, case, warm_up=True)
     if with_ceiling:
         items.append(None)
-    start, sweeps = time.monotonic(), 0
+    sweeps, sweeping = 0, time.monotonic()
     while sweeps < max_sweeps:
+        now = time.monotonic()
+        next_end = now + (now - sweeping) / max(sweeps, 1)  # when one more sweep would end
         if sweeps >= min_sweeps and (
-            time.monotonic() - start > budget_s or _precise(rounds, sides, cases, references)
+            next_end - start > budget_s or _precise(rounds, sides, cases, references)
         ):
             break
         order.shuffle(items)
