@@ -17,6 +17,7 @@ import pytest
 
 import fileio
 from bench import REQUIRED_API
+from bench.matrix import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "4KiB-none"
@@ -255,8 +256,9 @@ def test_run_saves_history_and_compares(tmp_path: Path) -> None:
 
 
 def test_sweeps_go_on_while_the_intervals_are_wide(tmp_path: Path) -> None:
-    """Without --fileio-rounds, a job is swept at least the profile's 5 times and at most its 25, every case
-    (and the ceiling) once in every sweep, so all of a job's cases have the same number of rounds."""
+    """Without --fileio-rounds, a job is swept at least the profile's ``rounds`` times and at most its
+    ``max_rounds``, every case (and the ceiling) once in every sweep, so all of a job's cases have the same
+    number of rounds."""
     storage = tmp_path / "history"
     done = run_bench(*TINY, storage=storage)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -264,7 +266,8 @@ def test_sweeps_go_on_while_the_intervals_are_wide(tmp_path: Path) -> None:
     counts = {len(bench["stats"]["data"]) for bench in data["benchmarks"]}
     assert len(counts) == 1 and len(data["benchmarks"]) == len(TINY_CASES)
     [sweeps] = counts
-    assert 5 <= sweeps <= 25
+    quick = PROFILES["quick"]
+    assert quick.rounds <= sweeps <= quick.max_rounds
     assert f"fileio {JOB}: 4 files, 0.0 MB a round; {sweeps} sweeps," in done.stdout
     assert {
         len(bench["extra_info"]["ceiling_rounds"])
