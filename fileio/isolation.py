@@ -59,7 +59,12 @@ def _built(module: str) -> list[object]:
         return [None]
     folder = os.path.dirname(spec.origin) if spec.submodule_search_locations else None
     with suppress(OSError):
-        files = [entry.path for entry in os.scandir(folder)] if folder else [spec.origin]
+        # Not __pycache__, which the first import changes: the answer is of the installed files.
+        files = (
+            [entry.path for entry in os.scandir(folder) if entry.name != "__pycache__"]
+            if folder
+            else [spec.origin]
+        )
         return [spec.origin, max(os.stat(path).st_mtime_ns for path in files)]
     return [spec.origin]
 
