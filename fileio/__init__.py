@@ -7,19 +7,11 @@ uses nothing else, so that it can measure older commits too; :data:`API_VERSION`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
-from fileio.plot import plot_run
-from fileio.probe import (
-    Ceiling,
-    fio_files_per_s,
-    generation_seconds,
-    measure_ceiling,
-    probe_report,
-    raw_write_seconds,
-)
 from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
-from fileio.verify import VerificationError, expected_digests, verify
 from fileio.workloads import (
     CsvWorkload,
     PayloadWorkload,
@@ -31,11 +23,54 @@ from fileio.workloads import (
 )
 from fileio.writer import DURABILITIES
 
+if TYPE_CHECKING:
+    from fileio.plot import plot_run
+    from fileio.probe import (
+        Ceiling,
+        fio_files_per_s,
+        generation_seconds,
+        measure_ceiling,
+        probe_report,
+        raw_write_seconds,
+    )
+    from fileio.verify import VerificationError, expected_digests, verify
+
+# Loaded when first used, so that `import fileio` costs a script little: measuring, plotting and verifying.
+_LAZY = {
+    "plot_run": "fileio.plot",
+    **dict.fromkeys(
+        [
+            "Ceiling",
+            "fio_files_per_s",
+            "generation_seconds",
+            "measure_ceiling",
+            "probe_report",
+            "raw_write_seconds",
+        ],
+        "fileio.probe",
+    ),
+    **dict.fromkeys(["VerificationError", "expected_digests", "verify"], "fileio.verify"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        # All of the module's names at once: importing fileio.verify sets the attribute ``verify`` to the
+        # module, which the function of that name must replace.
+        globals().update({lazy: getattr(module, lazy) for lazy, home in _LAZY.items() if home == _LAZY[name]})
+        return globals()[name]
+    raise AttributeError(f"module 'fileio' has no attribute {name!r}")
+
+
 # Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
 # cannot measure a commit whose fileio is older, and says so instead of failing.
 # 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
-# 3 adds WarmPool and ShardedWorkload; 4 adds StrategyUnavailable.
-API_VERSION = 4
+# 3 adds WarmPool and ShardedWorkload; 4 adds StrategyUnavailable; 5 adds ``pool=`` to every strategy's
+# call, for those whose ``takes_pool`` is true.
+API_VERSION = 5
 
 __all__ = [
     "API_VERSION",

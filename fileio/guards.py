@@ -3,9 +3,7 @@ processes cannot re-import safely, and a caller that dies while its workers run.
 
 from __future__ import annotations
 
-import ast
 import os
-import select
 import signal
 import sys
 import threading
@@ -87,6 +85,8 @@ def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
 
 def _under_main_guard(source: str, line: int) -> bool:
     """Whether ``line`` of a module's source lies in an ``if __name__ == "__main__":`` block."""
+    import ast
+
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
             names = {ast.unparse(part) for part in (node.test.left, *node.test.comparators)}
@@ -95,16 +95,16 @@ def _under_main_guard(source: str, line: int) -> bool:
     return False
 
 
-def check_main_module(strategy: str) -> None:
-    """Refuse, with one sentence naming the cause and the fix, to start worker processes that would re-run
-    the main program: a script that calls the strategy at its top level without the ``__main__`` guard, or a
-    program read on standard input (workers re-import the main program from its file)."""
+def main_module_problem(strategy: str) -> str | None:
+    """Why worker processes that re-import the main program would re-run it, in one sentence naming the
+    cause and the fix, or None: a script that calls the strategy at its top level without the ``__main__``
+    guard, or a program read on standard input (workers re-import the main program from its file)."""
     main = sys.modules["__main__"]
     path = getattr(main, "__file__", None)
     if path is None:  # python -c, an interactive session, a notebook: nothing to re-import
-        return
+        return None
     if not Path(path).is_file():
-        raise RuntimeError(
+        return (
             f"strategy {strategy!r} starts worker processes, which re-import the main program from its file, "
             f"and this program was read from {path}: save it as a script whose save call sits under "
             '`if __name__ == "__main__":`, or use a strategy without processes'
@@ -116,15 +116,25 @@ def check_main_module(strategy: str) -> None:
             top_level = frame
         frame = frame.f_back
     if top_level is None or _under_main_guard(Path(path).read_text(), top_level.f_lineno):
-        return
-    raise RuntimeError(
+        return None
+    return (
         f"strategy {strategy!r} was called at the top level of {path} (line {top_level.f_lineno}) without "
         '`if __name__ == "__main__":`: its worker processes re-import that script and would run the save '
         "again; put the call under that guard"
     )
 
 
+def check_main_module(strategy: str) -> None:
+    """Refuse, with :func:`main_module_problem`'s sentence, to start worker processes that would re-run the
+    main program."""
+    problem = main_module_problem(strategy)
+    if problem is not None:
+        raise RuntimeError(problem)
+
+
 def _kill_self_when_gone(owner: str) -> None:
+    import select
+
     pid = int(owner.partition("-")[0])
     try:
         handle = os.pidfd_open(pid)

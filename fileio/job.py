@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from fileio.guards import check_main_module, interrupts_once
-from fileio.isolation import isolated_reason
 from fileio.workloads import CsvWorkload, Workload, subdirectories
 from fileio.writer import (
     DURABILITIES,
@@ -22,6 +21,9 @@ from fileio.writer import (
     remove_temporaries,
     write_file,
 )
+
+if TYPE_CHECKING:
+    from fileio.saver import WarmPool
 
 DEFAULT_WORKLOAD = CsvWorkload()
 SHOWN_IDS = 20
@@ -93,9 +95,11 @@ class Job:
     durability: str
     owner: str  # the saving process, named in temporaries (fileio.writer.owner_token)
     directories: Directories | None = field(default=None, compare=False, repr=False)
+    pool: WarmPool | None = field(default=None, compare=False, repr=False)  # the caller's, for its workers
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "directories": None}  # descriptors are per process: each opens its own
+        # Descriptors are per process, each opens its own; a pool is the caller's.
+        return {**self.__dict__, "directories": None, "pool": None}
 
     @contextmanager
     def opened(self) -> Iterator[Job]:
@@ -259,7 +263,9 @@ class Strategy:
     description: str  # one line: what it does
     body: Body = field(repr=False, compare=False)
     requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
-    starts_processes: bool = False  # whether it runs worker processes, which re-import the main program
+    starts_processes: bool = False  # whether it runs worker processes
+    takes_pool: bool = False  # whether its worker processes can be a WarmPool's (``pool=``)
+    optional_processes: bool = False  # it saves on threads where worker processes could not start safely
     install: str | None = None  # how to install ``requires``, when not ``pip install NAME``
     # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None. A
     # module-level function that loads ``requires`` itself: it runs in a child interpreter.
@@ -273,8 +279,13 @@ class Strategy:
         if self.requires is None:
             return None
         install = self.install or f"pip install {self.requires}"
+        import importlib.util  # only a strategy with a dependency needs these
+
+        from fileio.isolation import isolated_reason
+
         if importlib.util.find_spec(self.requires) is None:
             return f"strategy {self.name!r} needs {self.requires}: {install}"
+
         reason = isolated_reason(self.requires, self.available, install)
         return f"strategy {self.name!r} cannot run here: {reason}" if reason else None
 
@@ -288,6 +299,7 @@ class Strategy:
         durability: str = "none",
         progress: Progress | None = None,
         skip_existing: bool = False,
+        pool: WarmPool | None = None,
     ) -> SaveReport:
         """Save the file of every id in ``ids`` into ``directory`` and report what was written.
 
@@ -300,6 +312,8 @@ class Strategy:
             (temporary file, fsync, rename, directory fsync: no partial file ever under a final name).
         :param progress: called with each saved file's path, in the caller's process.
         :param skip_existing: leave out ids whose files are already complete (to finish an interrupted save).
+        :param pool: a :class:`fileio.WarmPool` whose worker processes (at most ``workers`` of them) do the
+            work, for the strategies whose ``takes_pool`` is true; it stays up after the save.
         :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
             no temporary file. No symbolic link is ever followed: one at a file's name is refused (durability
             none or fsync) or replaced by the file (atomic); one at a subdirectory's name is refused.
@@ -307,8 +321,9 @@ class Strategy:
             anything is written.
         :raises StrategyUnavailable: the strategy cannot run here (:attr:`unavailable_reason`), before
             anything is touched.
-        :raises RuntimeError: worker processes could not safely re-import the main program (no
-            ``if __name__ == "__main__":`` guard, or a program read on standard input).
+        :raises RuntimeError: worker processes would have to re-import the main program and cannot safely
+            (no ``if __name__ == "__main__":`` guard, or a program read on standard input); forked workers,
+            which fileio starts where that is safe (:mod:`fileio.pools`), need not.
 
         A first Ctrl-C stops the save within seconds; further ones are ignored until it has cleaned up.
         """
@@ -316,14 +331,40 @@ class Strategy:
         if reason is not None:
             raise StrategyUnavailable(reason)
         target = check_directory(directory)
-        job = Job(str(target), check_workload(workload), check_durability(durability), owner_token())
+        job = Job(
+            str(target),
+            check_workload(workload),
+            check_durability(durability),
+            owner_token(),
+            pool=self._check_pool(pool),
+        )
         workers = check_workers(workers)
         checked_ids = check_ids(ids)
         check_names(job.workload, checked_ids)
-        if self.starts_processes:
+        if self.starts_processes and not self.optional_processes and job.pool is None and self._reimports():
             check_main_module(self.name)
         with interrupts_once():
             return self._save(job, checked_ids, workers, progress, skip_existing)
+
+    def _reimports(self) -> bool:
+        """Whether its worker processes would re-import the main program: forked ones
+        (:mod:`fileio.pools`) re-import nothing."""
+        if not self.takes_pool:
+            return True
+        from fileio.pools import start_method
+
+        return start_method() != "fork"
+
+    def _check_pool(self, pool: object) -> WarmPool | None:
+        from fileio.saver import WarmPool
+        from fileio.strategies import STRATEGIES
+
+        if pool is not None and not isinstance(pool, WarmPool):
+            raise TypeError(f"pool must be a fileio.WarmPool, got {pool!r}")
+        if pool is not None and not self.takes_pool:
+            takers = ", ".join(name for name, strategy in STRATEGIES.items() if strategy.takes_pool)
+            raise ValueError(f"strategy {self.name!r} cannot run on a WarmPool; pool= is for {takers}")
+        return pool
 
     def _save(
         self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool

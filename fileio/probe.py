@@ -21,7 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from time import perf_counter
 
-from fileio.tasks import CONTEXT, split
+from fileio.bounded import split
 from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size
 from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, DURABILITIES, fsync_directory, open_directory
 
@@ -160,9 +160,12 @@ def raw_write_seconds(
             gates = _Gates(threading.Barrier(len(chunks) + 1), threading.Event())
             pool, passed = ThreadPoolExecutor(len(chunks)), [gates]
         else:  # synchronisation objects reach processes only as they start: through the initializer
-            gates = _Gates(CONTEXT.Barrier(len(chunks) + 1), CONTEXT.Event())
+            from fileio.pools import context, start_method
+
+            chosen = context(start_method())
+            gates = _Gates(chosen.Barrier(len(chunks) + 1), chosen.Event())
             pool = ProcessPoolExecutor(
-                len(chunks), mp_context=CONTEXT, initializer=_keep_gates, initargs=(gates,)
+                len(chunks), mp_context=chosen, initializer=_keep_gates, initargs=(gates,)
             )
             passed = []
         with pool:

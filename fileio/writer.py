@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 import threading
 from contextlib import suppress
@@ -103,7 +102,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def temporary_name(path: str, owner: str) -> str:
     """A name for a temporary beside ``path``, unique to one write (64 random bits; created with O_EXCL)."""
     directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.{owner}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    return os.path.join(directory, f".{name}.{owner}.{os.urandom(8).hex()}{TEMP_SUFFIX}")
 
 
 def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str) -> None:

@@ -56,6 +56,15 @@ def worker_processes(pid: int) -> set[int]:
     return {child for child in below - parents if "resource_tracker" not in _command_line(child)}
 
 
+def bytes_written(pid: int) -> int:
+    """What ``pid`` has written with write(2) and its kin, files and pipes alike (0 once it is gone)."""
+    try:
+        fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    except OSError:
+        return 0
+    return int(fields["wchar"])
+
+
 def _command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")

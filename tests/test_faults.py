@@ -64,24 +64,35 @@ def test_file_too_large(strategy_name: str, durability: str, run_python, tmp_pat
 KILL_SCRIPT = """
     import json, os, signal, sys, threading, time
     sys.path.insert(0, sys.argv[3])
-    from helpers import descendants, worker_processes
+    from helpers import bytes_written, descendants, worker_processes
     from fileio import STRATEGIES, CsvWorkload, SaveError
 
-    def kill_a_worker(directory, news):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "killed" not in news:
-            if len(os.listdir(directory)) >= 5 and (workers := worker_processes(os.getpid())):
-                news["seen"] = sorted(descendants(os.getpid()))
-                news["killed_at"] = time.monotonic()
-                os.kill(min(workers), signal.SIGKILL)
-                news["killed"] = min(workers)
+    def kill_a_working_worker(news):  # one that has saved files, and so has work
+        working = [pid for pid in worker_processes(os.getpid()) if bytes_written(pid) > 100_000]
+        if working and "killed" not in news:
+            news["seen"] = sorted(descendants(os.getpid()))
+            news["killed_at"] = time.monotonic()
+            os.kill(working[0], signal.SIGKILL)
+            news["killed"] = working[0]
+
+    def keep_looking(news):
+        while "killed" not in news:
+            kill_a_working_worker(news)
             time.sleep(0.002)
 
     if __name__ == "__main__":
-        name, directory = sys.argv[1:3]
+        name, directory, _, start = sys.argv[1:5]
         os.makedirs(directory)
         news = {}
-        threading.Thread(target=kill_a_worker, args=(directory, news), daemon=True).start()
+        if start == "no-thread":  # a timer's signal looks, in the main thread, and sets the next one
+            def look(*_):
+                kill_a_working_worker(news)
+                if "killed" not in news:
+                    signal.setitimer(signal.ITIMER_REAL, 0.005)
+            signal.signal(signal.SIGALRM, look)
+            signal.setitimer(signal.ITIMER_REAL, 0.005)
+        else:  # a thread looks, and so the workers come from a fork server
+            threading.Thread(target=keep_looking, args=(news,), daemon=True).start()
         try:
             STRATEGIES[name](directory, range(2000), workers=2, workload=CsvWorkload(n_lines=1000))
             news["outcome"] = "completed"
@@ -93,9 +104,11 @@ KILL_SCRIPT = """
 """
 
 
-def test_killed_worker(process_strategy: str, run_python, tmp_path: Path) -> None:
-    """SIGKILL to a worker process mid-run: a clear error within seconds, and no process left behind."""
-    done = run_python(KILL_SCRIPT, process_strategy, str(tmp_path / "out"), str(TESTS), timeout=60)
+@pytest.mark.parametrize("start", ["no-thread", "a-thread"])
+def test_killed_worker(process_strategy: str, start: str, run_python, tmp_path: Path) -> None:
+    """SIGKILL to a working worker process mid-run: a clear error within seconds, and no process left
+    behind; whether the caller runs no other thread (fileio forks its workers) or one (a fork server)."""
+    done = run_python(KILL_SCRIPT, process_strategy, str(tmp_path / "out"), str(TESTS), start, timeout=60)
     assert done.returncode == 0, done.stderr
     news = json.loads(done.stdout)
     assert "killed" in news, news

@@ -50,10 +50,10 @@ def test_strategies_show_their_real_signature() -> None:
     for strategy in fileio.STRATEGIES.values():
         parameters = inspect.signature(strategy).parameters
         assert list(parameters) == [
-            "directory", "ids", "workers", "workload", "durability", "progress", "skip_existing"
+            "directory", "ids", "workers", "workload", "durability", "progress", "skip_existing", "pool"
         ]  # fmt: skip
         assert parameters["workers"].kind is inspect.Parameter.KEYWORD_ONLY
-        assert strategy.description and ":param skip_existing:" in (type(strategy).__call__.__doc__ or "")
+        assert strategy.description and ":param pool:" in (type(strategy).__call__.__doc__ or "")
 
 
 def test_missing_optional_dependency_is_named() -> None:

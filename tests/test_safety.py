@@ -150,8 +150,9 @@ FSYNC_SCRIPT = """
     synced = []
     real_fsync = os.fsync
 
-    def recording_fsync(fd):  # records what the caller's process fsyncs, then really does it
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+    def recording_fsync(fd):  # records the directories the caller's process fsyncs, then really does it
+        if os.path.isdir(f"/proc/self/fd/{fd}"):  # the caller saves files too, while workers start
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
     if __name__ == "__main__":  # STRATEGY DIRECTORY DURABILITY [FILES_PER_DIRECTORY]
@@ -177,37 +178,47 @@ def test_durable_saves_fsync_the_directory(
 
 
 UNGUARDED = """
-import sys
+import sys, threading, time
 from fileio import STRATEGIES, PayloadWorkload
 
+if sys.argv[3] == "with-a-thread":  # then workers cannot be forked: they re-import this program
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
 STRATEGIES[sys.argv[1]](sys.argv[2], range(50), workers=2, workload=PayloadWorkload(100))
 print("saved")
 """
 
 
+@pytest.mark.parametrize("threads", ["alone", "with-a-thread"])
 @pytest.mark.parametrize("source", ["script", "stdin"])
-def test_missing_main_guard_is_one_sentence(strategy_name: str, source: str, tmp_path: Path) -> None:
-    """A script without `if __name__ == "__main__":`, or a program read on standard input: a strategy with
-    worker processes refuses with one sentence naming the cause and the fix, before writing anything; the
-    others save as asked."""
+def test_missing_main_guard_is_one_sentence(
+    strategy_name: str, source: str, threads: str, tmp_path: Path
+) -> None:
+    """A script without `if __name__ == "__main__":`, or a program read on standard input: where worker
+    processes would re-import it (a fork server, because another thread runs), a strategy of fileio.pools'
+    workers refuses with one sentence naming the cause and the fix, before writing anything, and auto saves on
+    threads instead. Forked workers re-import nothing: then every strategy saves as asked, and the top-level
+    save runs once."""
     target = tmp_path / "out"
     script = tmp_path / "unguarded.py"
     script.write_text(UNGUARDED)
     command = [sys.executable, str(script)] if source == "script" else [sys.executable, "-"]
     done = subprocess.run(
-        [*command, strategy_name, str(target)],
+        [*command, strategy_name, str(target), threads],
         input=UNGUARDED if source == "stdin" else None,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    if not STRATEGIES[strategy_name].starts_processes:
+    strategy = STRATEGIES[strategy_name]
+    re_imports = strategy.starts_processes and (threads == "with-a-thread" or not strategy.takes_pool)
+    if not re_imports or strategy_name == "auto":
         assert done.returncode == 0 and done.stdout == "saved\n", done.stderr
+        verify(target, range(50), PayloadWorkload(100))
         return
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("RuntimeError: strategy ") and '`if __name__ == "__main__":`' in last
-    assert ("line 5" in last) if source == "script" else ("read from <stdin>" in last)
+    assert ("line 7" in last) if source == "script" else ("read from <stdin>" in last)
     assert done.stderr.count("  File ") <= 3, done.stderr  # our own frames, not a pool's traceback
     assert not target.exists()
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import assert_nothing_partial, in_group, wait_until_gone, worker_processes
+from helpers import alive, assert_nothing_partial, in_group, wait_until_gone, worker_processes
 from test_errors import Explosive
 
 from fileio import PayloadWorkload, SaveError, WarmPool, verify
@@ -52,8 +52,7 @@ def test_a_worker_killed_between_saves_is_replaced(tmp_path: Path) -> None:
     with WarmPool(workers=2) as pool:
         victim = min(worker_processes(os.getpid()))
         os.kill(victim, signal.SIGKILL)
-        # reaped by the fork server, not merely a zombie: then the pool can know it is gone
-        assert not wait_until_gone(lambda: {victim} if Path(f"/proc/{victim}").exists() else set())
+        assert not wait_until_gone(lambda: alive({victim}))
         pool.save(tmp_path, range(30), workload=WORKLOAD, durability="fsync")
     verify(tmp_path, range(30), WORKLOAD)
 

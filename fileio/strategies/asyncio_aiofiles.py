@@ -12,9 +12,9 @@ import os
 from contextlib import suppress
 from functools import partial
 
+from fileio.bounded import run_coroutines
 from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, SaveError, Strategy
-from fileio.tasks import run_coroutines
 from fileio.writer import MODE, temporary_name
 
 

@@ -3,15 +3,14 @@ sync, close), on an executor of ``workers`` threads: one trip to a thread and ba
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
+from fileio.bounded import run_coroutines
 from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import run_coroutines
 
 
 async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers, "fileio-asyncio"))
 

@@ -1,86 +1,77 @@
-"""auto: saves the job's first files one by one, timing how long making and writing each takes, then saves the
-rest with the strategy and worker count (at most ``workers``) that the timings say is fastest on this machine.
+"""auto: saves files in the caller's thread from the first id on, timing them, and brings in worker processes
+as soon as the files left would take longer than those workers take to start on this machine; workers and
+caller then share the rest (:func:`fileio.pools.run_batches`: the caller keeps saving until they are ready).
 
-The model, per strategy, for the ``n`` files left, with ``make`` and ``write`` seconds per file measured:
+What it weighs, all measured here: the seconds per file so far, in this save (making the bytes and writing
+them, on this filesystem, in this process, warm or not), revised after every file; and the seconds a pool of
+the start method it would use takes to get a worker ready (:func:`fileio.pools.expected_start`: the last
+starts on this machine; none when the caller gave a running :class:`fileio.WarmPool`). A save that is over
+before workers would pay for themselves stays in the caller: ``sequential``, with no start-up at all.
 
-- sequential: ``n x (make + write)``;
-- threads: making holds the GIL; writing releases it for the part spent in the kernel, most of it for large
-  files or fsync'd ones, about a quarter for small files into the page cache (measured here: 2 threads write
-  4 KiB files 1.17x faster than one): ``overhead x (n x make + n x write x (1 - p + p / t))`` with ``t``
-  threads (at most the CPUs, unless writes wait on the disk: fsync) and ``p`` that parallel part;
-- process_batches: all of it in parallel, after the pool has started: ``start x p + n x (make + write) / p``
-  with ``p`` processes, at most the CPUs.
+Workers are processes, which run both the making and the writing in parallel; ``min(workers, CPUs)`` of them,
+or ``workers`` when each file is fsync'd (the writes then wait on the disk, not a CPU). Where processes could
+not start safely (a fork server would re-import a main program without its ``__main__`` guard) the rest goes
+to ``workers`` threads instead.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from time import perf_counter
 
+from fileio.bounded import run_threads, task_size
+from fileio.guards import main_module_problem
 from fileio.job import Job, OnSaved, Strategy
-from fileio.strategies import process_batches, sequential, threads
+from fileio.worker import save_each
 
-CALIBRATION_FILES = 4
-# Starting one worker process (fork server, imports, pool hand-shake), as measured on a 2-core VM; a
-# threads-to-processes decision only needs its order of magnitude.
-PROCESS_START_S = 0.03
-THREAD_OVERHEAD = 1.15  # what handing files to threads costs over one thread doing them, as a factor
-LARGE_FILE = 64 * 1024  # from this size on, a write's time is mostly copying, outside the GIL
-SMALL_WRITES_PARALLEL = 0.25
+# Workers are started once the files left would take this many times their start-up: time enough for them to
+# take a share worth having (the caller saves files meanwhile, so starting them too early costs only a fork).
+START_MARGIN = 2.0
 
 
-@dataclass(frozen=True)
-class Choice:
-    strategy: Strategy
-    workers: int
-    estimate_s: float
+def worth_starting(seconds_per_file: float, files_left: int, start_s: float) -> bool:
+    """Whether workers that take ``start_s`` to start would pay for themselves on the files left."""
+    return seconds_per_file * files_left > START_MARGIN * start_s
 
 
-def choose(
-    make_s: float, write_s: float, file_bytes: float, files: int, workers: int, durability: str, cpus: int
-) -> Choice:
-    """The strategy and worker count that the model (see the module's docstring) says is fastest."""
-    per_file = make_s + write_s
-    choices = [Choice(sequential.STRATEGY, 1, files * per_file)]
-    thread_count = min(workers, files, cpus if durability == "none" else workers)
-    if thread_count > 1:
-        parallel = 1.0 if durability != "none" or file_bytes >= LARGE_FILE else SMALL_WRITES_PARALLEL
-        write_factor = 1 - parallel + parallel / thread_count
-        estimate = THREAD_OVERHEAD * files * (make_s + write_s * write_factor)
-        choices.append(Choice(threads.STRATEGY, thread_count, estimate))
-    process_count = min(workers, files, cpus)
-    if process_count > 1:
-        estimate = PROCESS_START_S * process_count + files * per_file / process_count
-        choices.append(Choice(process_batches.STRATEGY, process_count, estimate))
-    return min(choices, key=lambda choice: choice.estimate_s)
+def helper_count(workers: int, files: int, durability: str, cpus: int) -> int:
+    """How many workers may help: no more than the files, nor the CPUs unless writes wait on the disk."""
+    return min(workers, files, cpus if durability == "none" else workers)
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save the first few files here while timing them, then the rest with the strategy they point to."""
-    first, rest = ids[:CALIBRATION_FILES], ids[CALIBRATION_FILES:]
-    make_s = write_s = 0.0
-    written = 0
-    for file_id in first:
-        start = perf_counter()
-        data = job.generate(file_id)
-        made = perf_counter()
-        nbytes = job.write(file_id, data)
-        make_s += made - start
-        write_s += perf_counter() - made
-        written += nbytes
-        on_saved(file_id, nbytes)
-    if rest:
-        count, cpus = max(1, len(first)), os.cpu_count() or 1
-        choice = choose(
-            make_s / count, write_s / count, written / count, len(rest), workers, job.durability, cpus
-        )
-        choice.strategy.body(job, rest, choice.workers, on_saved)
+    """Save in this thread until the files left warrant workers, then share them with workers."""
+    from fileio.pools import expected_start, start_kind, start_method
+
+    helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
+    if job.pool is not None:
+        helpers = min(helpers, job.pool.workers)
+    running = job.pool is not None and job.pool.running
+    start_s = 0.0 if running else expected_start(start_kind(start_method()))
+    done, began = 0, perf_counter()
+    for file_id in ids:
+        on_saved(file_id, job.save(file_id))
+        done += 1
+        if helpers > 1 and worth_starting((perf_counter() - began) / done, len(ids) - done, start_s):
+            break
+    rest = ids[done:]
+    if not rest:
+        return
+    if job.pool is None and start_method() != "fork" and main_module_problem("auto") is not None:
+        run_threads(job.save, rest, helpers, on_saved)
+        return
+    from fileio.pools import run_batches
+
+    run_batches(
+        save_each, job, rest, helpers, on_saved, batch_size=task_size(len(rest), helpers), strategy="auto"
+    )
 
 
 STRATEGY = Strategy(
     "auto",
-    "times the first files, then saves the rest with the strategy and worker count that suit this machine",
+    "saves in the caller from the start, timing the files; worker processes join once the rest warrants them",
     _save,
     starts_processes=True,
+    takes_pool=True,
+    optional_processes=True,
 )

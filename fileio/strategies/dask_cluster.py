@@ -16,14 +16,10 @@ so a killed worker fails its batches at once. dask and distributed are imported 
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import queue
-import resource
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -32,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from fileio.job import Job, OnSaved, SaveError, Strategy
 
 if TYPE_CHECKING:
+    import logging
+
     from distributed import Client
 
 SCHEDULER_VARIABLE = "FILEIO_DASK_SCHEDULER"
@@ -111,6 +109,8 @@ def dask_setup(worker: object) -> None:
 
 def _local_workers(workers: int) -> int:
     """How many worker processes a LocalCluster gets: ``workers``, fewer where the open-file limit is low."""
+    import resource
+
     limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if limit == resource.RLIM_INFINITY:
         return workers
@@ -122,6 +122,8 @@ def _local_workers(workers: int) -> int:
 def _client(address: str | None, workers: int) -> Iterator[Client]:
     """A client of the cluster at ``address``, left running; or, without one, of a LocalCluster of
     ``workers`` processes started now and closed afterwards."""
+    import logging
+
     from distributed import Client, LocalCluster
 
     if address is not None:
@@ -168,6 +170,9 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
     passing each saved file to ``on_saved`` as its event or its batch's result arrives. On the first failure
     nothing more is submitted and running batches stop; once all have ended, SaveError names every failed
     id."""
+    import queue
+    import uuid
+
     from distributed import Future, KilledWorker
 
     run = uuid.uuid4().hex

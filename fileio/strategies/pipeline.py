@@ -6,11 +6,13 @@ number of threads is the bounded queue: at most that many files' data are in fli
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
+from typing import TYPE_CHECKING
 
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import process_pool, run_tasks
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 
 def _generate_and_write(job: Job, generators: Executor, file_id: int) -> int:
@@ -20,8 +22,13 @@ def _generate_and_write(job: Job, generators: Executor, file_id: int) -> int:
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Generate on ``workers`` processes while up to ``2 x workers`` threads write what they made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fileio.bounded import run_tasks
+    from fileio.executor import WorkerPool
+
     in_flight = 2 * workers
-    with process_pool(workers) as generators, ThreadPoolExecutor(in_flight, "fileio-writer") as writers:
+    with WorkerPool(workers) as generators, ThreadPoolExecutor(in_flight, "fileio-writer") as writers:
         run_tasks(
             writers,
             partial(_generate_and_write, job, generators),

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import run_batches, save_each
+from fileio.worker import save_each
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Give each of ``workers`` processes one batch of ids."""
-    run_batches(save_each, job, ids, workers, on_saved)
+    """Give each of ``workers`` processes one batch of ids, its share of those left when it is ready (the
+    caller saves the first ones meanwhile)."""
+    from fileio.pools import run_batches
+
+    run_batches(save_each, job, ids, workers, on_saved, strategy="process_batches")
 
 
 STRATEGY = Strategy(
-    "process_batches", "ids split into one batch per worker process", _save, starts_processes=True
+    "process_batches",
+    "ids split into one batch per worker process",
+    _save,
+    starts_processes=True,
+    takes_pool=True,
 )

@@ -4,11 +4,11 @@ small thread pool, so generating the next file overlaps writing the last."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from fileio.bounded import run_tasks
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import report_saved, run_batches, run_tasks, stop_requested
+from fileio.worker import report_saved, stop_requested
 
 WRITER_THREADS = 2
 
@@ -26,6 +26,8 @@ def _write(job: Job, item: tuple[int, bytes]) -> int:
 
 def save_batch(job: Job, batch: list[int]) -> None:
     """In a worker process: generate here, write on writer threads, with at most a few files pending."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="fileio-writer") as writers:
         run_tasks(
             writers,
@@ -39,7 +41,9 @@ def save_batch(job: Job, batch: list[int]) -> None:
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch; each writes through ``WRITER_THREADS`` threads."""
-    run_batches(save_batch, job, ids, workers, on_saved)
+    from fileio.pools import run_batches
+
+    run_batches(save_batch, job, ids, workers, on_saved, strategy="processes_threads")
 
 
 STRATEGY = Strategy(
@@ -47,4 +51,5 @@ STRATEGY = Strategy(
     "one batch per process; each process writes through its own two writer threads",
     _save,
     starts_processes=True,
+    takes_pool=True,
 )

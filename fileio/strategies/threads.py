@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fileio.bounded import run_threads
 from fileio.job import Job, OnSaved, Strategy
-from fileio.tasks import run_threads
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:

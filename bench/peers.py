@@ -1,0 +1,187 @@
+"""fileio against what a user writes by hand, as scripts run once: ``python -m bench.peers DIR``.
+
+Every contender is a small script, run in a fresh interpreter that is timed from start to exit, as the classic
+tutorial timed whole scripts: its imports, its pool's start-up and its writes all count. The peers write the
+same bytes under the same names as fileio does, with ``open(...).write``, and import nothing of fileio. Rounds
+run every (job, contender) once in a random order, so that a drifting disk or a busy neighbour spreads over
+all of them; the table gives each contender's median and its ratio to the best peer and to fileio's best.
+Peers whose library is not installed (joblib, mpire) are left out, and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+# The bytes, as fileio's CsvWorkload and PayloadWorkload make them, for the peers that must not import fileio.
+PRELUDE = """
+import os, random, sys
+KIND, TARGET = sys.argv[1], sys.argv[5]
+COUNT, SIZE, WORKERS = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+PATTERN = random.Random(0).randbytes(4096)
+
+def data(file_id):
+    if KIND == "csv":
+        lines = [",".join([str(file_id + i + j) for j in range(10)]) for i in range(5000)]
+        return "\\n".join(lines).encode("ascii")
+    block = (file_id % 2**64).to_bytes(8, "little") + PATTERN[8:]
+    return (block * (SIZE // 4096 + 1))[:SIZE]
+
+def save(file_id):
+    name = f"data-{file_id:04d}.{'csv' if KIND == 'csv' else 'bin'}"
+    with open(os.path.join(TARGET, name), "wb") as file:
+        return file.write(data(file_id))
+
+CHUNK = max(1, COUNT // (WORKERS * 8))
+"""
+
+FILEIO = """
+import sys
+import fileio
+KIND, TARGET = sys.argv[1], sys.argv[5]
+COUNT, SIZE, WORKERS = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if __name__ == "__main__":
+    workload = fileio.CsvWorkload() if KIND == "csv" else fileio.PayloadWorkload(SIZE)
+    fileio.STRATEGIES[{strategy!r}](TARGET, range(COUNT), workers=WORKERS, workload=workload)
+"""
+
+PEERS = {
+    "loop": "for file_id in range(COUNT):\n    save(file_id)\n",
+    "mp.Pool fork imap_unordered": (
+        "import multiprocessing\n"
+        "if __name__ == '__main__':\n"
+        "    with multiprocessing.get_context('fork').Pool(WORKERS) as pool:\n"
+        "        for _ in pool.imap_unordered(save, range(COUNT), chunksize=CHUNK): pass\n"
+    ),
+    "ProcessPoolExecutor.map": (
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "if __name__ == '__main__':\n"
+        "    with ProcessPoolExecutor(WORKERS) as pool:\n"
+        "        for _ in pool.map(save, range(COUNT), chunksize=CHUNK): pass\n"
+    ),
+    "ThreadPoolExecutor.map": (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "with ThreadPoolExecutor(WORKERS) as pool:\n"
+        "    for _ in pool.map(save, range(COUNT)): pass\n"
+    ),
+    "joblib": (
+        "from joblib import Parallel, delayed\n"
+        "if __name__ == '__main__':\n"
+        "    Parallel(n_jobs=WORKERS)(delayed(save)(file_id) for file_id in range(COUNT))\n"
+    ),
+    "mpire": (
+        "from mpire import WorkerPool\n"
+        "if __name__ == '__main__':\n"
+        "    with WorkerPool(n_jobs=WORKERS) as pool:\n"
+        "        pool.map_unordered(save, range(COUNT), chunk_size=CHUNK)\n"
+    ),
+}
+NEEDS = {"joblib": "joblib", "mpire": "mpire"}
+FILEIO_STRATEGIES = ("sequential", "threads", "process_batches", "processes", "auto")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    kind: str  # "csv" or "payload"
+    count: int
+    size: int = 0  # bytes per file, for a payload
+
+
+JOBS = {
+    "csv": Job("CSV x200", "csv", 200),
+    "4k": Job("4 KiB x4,000", "payload", 4000, 4096),
+    "256k": Job("256 KiB x1,000", "payload", 1000, 256 << 10),
+}
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    is_fileio: bool
+    source: str
+
+
+def contenders(strategies: list[str]) -> tuple[list[Contender], list[str]]:
+    """The contenders to run, and the peers left out because their library is missing."""
+    chosen = [Contender(f"fileio {name}", True, FILEIO.format(strategy=name)) for name in strategies]
+    missing = []
+    for name, body in PEERS.items():
+        if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
+            missing.append(name)
+        else:
+            chosen.append(Contender(name, False, PRELUDE + body))
+    return chosen, missing
+
+
+def run_once(script: str, job: Job, workers: int, parent: str) -> float:
+    """Wall seconds of one fresh interpreter running ``script`` on ``job`` into a new directory."""
+    target = tempfile.mkdtemp(prefix="peer-", dir=parent)
+    command = [sys.executable, script, job.kind, str(job.count), str(job.size), str(workers), target]
+    try:
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{script} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        if len(os.listdir(target)) != job.count:
+            raise RuntimeError(f"{script} wrote {len(os.listdir(target))} of {job.count} files")
+        return elapsed
+    finally:
+        shutil.rmtree(target)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", help="where the files go (each run in a fresh subdirectory)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS))
+    parser.add_argument("--strategies", nargs="+", default=list(FILEIO_STRATEGIES))
+    args = parser.parse_args(argv)
+    chosen, missing = contenders(args.strategies)
+    times: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="peers-scripts-") as scripts:
+        paths = {}
+        for index, contender in enumerate(chosen):
+            paths[contender.name] = os.path.join(scripts, f"contender_{index}.py")
+            with open(paths[contender.name], "w") as file:
+                file.write(contender.source)
+        pairs = [(job, contender) for job in args.jobs for contender in chosen]
+        for round_number in range(args.rounds):
+            random.shuffle(pairs)
+            for job, contender in pairs:
+                seconds = run_once(paths[contender.name], JOBS[job], args.workers, args.directory)
+                times.setdefault((job, contender.name), []).append(seconds)
+            print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers={args.workers}, {args.directory}; "
+        f"median of {args.rounds} fresh processes each, whole-process seconds"
+    )
+    if missing:
+        print(f"left out (not installed): {', '.join(missing)}")
+    for job in args.jobs:
+        medians = {c.name: statistics.median(times[job, c.name]) for c in chosen}
+        best_peer = min(medians[c.name] for c in chosen if not c.is_fileio)
+        best_fileio = min(medians[c.name] for c in chosen if c.is_fileio)
+        print(f"\n{JOBS[job].name}")
+        for contender in sorted(chosen, key=lambda c: medians[c.name]):
+            seconds = medians[contender.name]
+            spread = f"{min(times[job, contender.name]):.3f}-{max(times[job, contender.name]):.3f}"
+            print(
+                f"  {contender.name:<30}{seconds:>8.3f} s  ({spread})   best peer / this "
+                f"{best_peer / seconds:>5.2f}   fileio's best / this {best_fileio / seconds:>5.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""Worker processes for saves: started as cheaply as is safe here, each fed over a pipe of its own, and the
+loop that shares a save between them and the caller (:mod:`fileio.worker` is the workers' side).
+
+The start method: ``fork`` where it is safe, because it is the cheapest by far (a forked worker is ready in
+about a millisecond, where a fork server first starts an interpreter that imports fileio and the main
+program: ~100 ms on a 2-core VM). A fork copies only the thread that calls it, so it is safe where this
+process runs no other thread, counted by the kernel (native threads included), on Linux. Elsewhere, and
+whenever another thread runs, ``forkserver`` (``spawn`` where there is none), whose workers re-import the
+main program. ``FILEIO_START_METHOD`` overrides the choice.
+
+A pool never makes a save wait for it: the caller saves files from the front of the ids while its workers
+start, each worker takes work from the back as it becomes ready, and the caller stops saving once all are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from contextlib import suppress
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from fileio.guards import check_main_module
+from fileio.isolation import cache_directory
+from fileio.job import Job, OnSaved, SaveError
+from fileio.worker import STOP, SaveBatch, run_batch, serve
+from fileio.writer import owner_token
+
+START_METHOD_VARIABLE = "FILEIO_START_METHOD"
+POLL_SECONDS = 0.001  # while workers start: how often the caller, saving files itself, looks at their news
+IN_FLIGHT_PER_WORKER = 2  # small tasks queued per worker, so that none waits for its next
+
+
+def _threads_here() -> int:
+    """Threads of this process, as the kernel counts them; 0 where it cannot tell."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def start_method() -> str:
+    """How worker processes start now (see the module's docstring)."""
+    methods = multiprocessing.get_all_start_methods()
+    chosen = os.environ.get(START_METHOD_VARIABLE)
+    if chosen:
+        if chosen not in methods:
+            raise ValueError(f"{START_METHOD_VARIABLE}={chosen!r}: choose from {', '.join(methods)}")
+        return chosen
+    if sys.platform == "linux" and "fork" in methods and _threads_here() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+_forkserver_running = False  # whether this process has started the fork server, which stays up
+
+
+def start_kind(method: str) -> str:
+    """What a start of ``method`` costs here: a fork server already running is a start of its own kind."""
+    return "forkserver-live" if method == "forkserver" and _forkserver_running else method
+
+
+def context(method: str) -> multiprocessing.context.BaseContext:
+    """The multiprocessing context of ``method``; a fork server preloads fileio and the main program, which
+    saves each of its workers the imports."""
+    chosen = multiprocessing.get_context(method)
+    if method == "forkserver":
+        chosen.set_forkserver_preload(["__main__", "fileio.worker"])
+    return chosen
+
+
+class Workers:
+    """``count`` worker processes, each with a pipe of its own; the caller's side of :mod:`fileio.worker`.
+
+    :meth:`start` returns at once: forked workers are made before it returns, others on a thread of their own
+    while the caller works. :meth:`news` gives what they sent, and ``("lost", None)`` for a worker whose pipe
+    broke (it died).
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.method = self.kind = ""
+        self.ready: set[int] = set()
+        self.lost: set[int] = set()
+        self.started_at = 0.0
+        self.ready_after: float | None = None  # seconds from start to the first worker's "ready"
+        self._connections: list[Connection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._starter: threading.Thread | None = None
+        self._lock = threading.Lock()  # between the starter thread and close()
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        return bool(self.method) and not self._closed
+
+    @property
+    def usable(self) -> bool:
+        """Started, and no worker lost."""
+        if self.started and not self.lost:
+            self.news(0)  # a worker that died while idle shows as a broken pipe
+        return self.started and not self.lost
+
+    def start(self, strategy: str = "WarmPool") -> None:
+        """Start the workers (``strategy`` is named when the main program cannot be re-imported)."""
+        global _forkserver_running
+        self.method = start_method()
+        self.kind = start_kind(self.method)
+        if self.method != "fork":
+            check_main_module(strategy)
+        _forkserver_running = _forkserver_running or self.method == "forkserver"
+        chosen = context(self.method)
+        ends = [chosen.Pipe() for _ in range(self.count)]
+        self._connections = [mine for mine, _ in ends]
+        every_end = [end for pair in ends for end in pair]
+        processes = []
+        for n, (_, theirs) in enumerate(ends):
+            # A forked worker inherits every end of every pipe, and closes all but its own: then a worker's
+            # death, and the caller's closing, each reach the other side as the end of its pipe.
+            inherited = [end for end in every_end if end is not theirs] if self.method == "fork" else []
+            processes.append(
+                chosen.Process(  # type: ignore[attr-defined]
+                    target=serve,
+                    args=(theirs, owner_token(), inherited),
+                    name=f"fileio-worker-{n}",
+                    daemon=True,
+                )
+            )
+        self.started_at = time.perf_counter()
+        their_ends = [theirs for _, theirs in ends]
+        if self.method == "fork":
+            # The workers unblock SIGINT once they ignore it: no Ctrl-C reaches one before.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self._launch(processes, their_ends)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        else:
+            self._starter = threading.Thread(target=self._launch, args=(processes, their_ends), daemon=True)
+            self._starter.start()
+
+    def _launch(self, processes: list[Any], their_ends: list[Connection]) -> None:
+        for process, theirs in zip(processes, their_ends, strict=True):
+            with self._lock:
+                if self._closed:
+                    return
+                process.start()
+                self._processes.append(process)
+            theirs.close()  # the worker's copy is now its only one
+
+    def send(self, worker: int, function: Callable[..., Any], *args: Any) -> None:
+        """Give ``worker`` the task ``function(*args)``."""
+        self._connections[worker].send((function, args))
+
+    def stop_tasks(self) -> None:
+        """Ask running tasks, and those queued, to stop before their next file."""
+        for index, connection in enumerate(self._connections):
+            if index not in self.lost:
+                with suppress(OSError):
+                    connection.send(STOP)
+
+    def news(self, timeout: float | None) -> list[tuple[int, str, Any]]:
+        """What the workers sent, as ``(worker, kind, payload)``, waiting up to ``timeout`` for the first."""
+        live = {c: index for index, c in enumerate(self._connections) if index not in self.lost}
+        received: list[tuple[int, str, Any]] = []
+        for ready in wait(list(live), timeout):
+            index = live[ready]  # type: ignore[index]
+            connection = self._connections[index]
+            try:
+                while connection.poll():
+                    kind, payload = connection.recv()
+                    if kind == "ready":
+                        self.ready.add(index)
+                        if self.ready_after is None:
+                            self.ready_after = time.perf_counter() - self.started_at
+                    received.append((index, kind, payload))
+            except (EOFError, OSError):
+                self.lost.add(index)
+                received.append((index, "lost", None))
+        return received
+
+    def close(self) -> None:
+        """Let the workers go: each exits as soon as it has no task (none must be running). Ready workers
+        are waited for; those still starting exit on their own as they find their pipe closed."""
+        with self._lock:
+            self._closed = True
+            for connection in self._connections:
+                # A worker forked later for another pool holds a copy of this end: the end of the pipe
+                # alone might not reach the worker, so it is told.
+                with suppress(OSError):
+                    connection.send(None)
+                connection.close()
+            processes = list(self._processes)
+        for index, process in enumerate(processes):
+            if index in self.ready or index in self.lost:
+                process.join()
+
+    def lost_error(self, worker: int) -> RuntimeError:
+        """What to say of a worker whose pipe broke."""
+        process = self._processes[worker] if worker < len(self._processes) else None
+        if process is not None:
+            process.join(1)  # its pipe closed as it died: its exit status follows at once
+        code = process.exitcode if process is not None else None
+        how = f" (killed by {signal.Signals(-code).name})" if code is not None and code < 0 else ""
+        return RuntimeError(f"a worker process terminated abruptly{how}")
+
+    def kill(self) -> None:
+        """Stop every worker now, running task or not, and wait for them."""
+        with self._lock:
+            self._closed = True
+            processes = list(self._processes)
+        for process in processes:
+            process.kill()
+            process.join()
+        for connection in self._connections:
+            connection.close()
+
+
+def run_batches(
+    save_batch: SaveBatch,
+    job: Job,
+    ids: list[int],
+    workers: int,
+    on_saved: OnSaved,
+    batch_size: int | None = None,
+    strategy: str = "process_batches",
+) -> None:
+    """Save ``ids`` with ``save_batch`` on ``workers`` worker processes: those of the job's warm pool, or new
+    ones, while the caller saves files itself until they are ready. With ``batch_size`` None each worker
+    takes one contiguous batch, its share of the ids left when it becomes ready; otherwise batches of
+    ``batch_size``, at most ``IN_FLIGHT_PER_WORKER`` queued per worker. Every saved file is passed to
+    ``on_saved``; on the first failure the running batches stop before their next file, and once all have
+    ended a :class:`SaveError` names every failed id (``strategy`` is named if the main program cannot be
+    re-imported by the workers)."""
+    if not ids:
+        return
+    warm = job.pool
+    if warm is not None:
+        pool = warm.workers_for_save()
+        try:
+            _share(pool, min(workers, pool.count), save_batch, job, ids, on_saved, batch_size)
+        except BaseException:
+            warm.close()  # a failed save's workers stop, as a one-shot pool's do
+            raise
+        return
+    pool = Workers(min(workers, len(ids)))
+    pool.start(strategy)
+    try:
+        _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size)
+    finally:
+        pool.close()
+    if pool.ready_after is not None:
+        remember_start(pool.kind, pool.ready_after)
+
+
+def _share(
+    pool: Workers,
+    workers: int,
+    save_batch: SaveBatch,
+    job: Job,
+    ids: list[int],
+    on_saved: OnSaved,
+    batch_size: int | None,
+) -> None:
+    """The loop of :func:`run_batches`: the caller takes ids from the front, the workers from the back."""
+    front, back = 0, len(ids)
+    held: dict[int, list[list[int]]] = {worker: [] for worker in range(workers)}  # batches sent, in order
+    taken: dict[int, int] = dict.fromkeys(held, 0)  # how many of them the worker has begun
+    given: set[int] = set()  # workers that have had their batch (batch_size None)
+    returned: list[int] = []  # ids of batches that a lost worker never began: the caller saves them
+    reported: set[int] = set()
+    failures: list[SaveError] = []
+
+    def fail(error: SaveError) -> None:
+        if not failures:
+            pool.stop_tasks()
+        failures.append(error)
+
+    def handle(worker: int, kind: str, payload: Any, report: bool = True) -> None:
+        if kind == "saved":
+            for file_id, nbytes in payload:
+                reported.add(file_id)
+                if report:
+                    on_saved(file_id, nbytes)
+        elif worker not in held:
+            return
+        elif kind == "took":
+            taken[worker] += 1
+        elif kind in ("done", "failed"):
+            batch = held[worker].pop(0)
+            taken[worker] -= 1
+            if kind == "failed":
+                unsaved = [file_id for file_id in batch if file_id not in reported]
+                fail(payload if isinstance(payload, SaveError) else SaveError(unsaved, payload))
+        elif kind == "lost":
+            batches, begun = held.pop(worker), taken.pop(worker)
+            returned.extend(file_id for batch in batches[begun:] for file_id in batch)
+            unsaved = [file_id for batch in batches[:begun] for file_id in batch if file_id not in reported]
+            if unsaved:
+                fail(SaveError(unsaved, pool.lost_error(worker)))
+
+    try:
+        while True:
+            for worker in [worker for worker in sorted(pool.ready) if worker in held]:
+                while not failures and front < back and len(held[worker]) < IN_FLIGHT_PER_WORKER:
+                    if batch_size is None:
+                        if worker in given:
+                            break
+                        size = math.ceil((back - front) / len([w for w in held if w not in given]))
+                        given.add(worker)
+                    else:
+                        size = batch_size
+                    batch, back = ids[max(front, back - size) : back], max(front, back - size)
+                    pool.send(worker, run_batch, save_batch, job, batch)
+                    held[worker].append(batch)
+            starting = any(worker not in pool.ready for worker in held)
+            if not failures and (returned or (front < back and (starting or not held))):
+                deadline = time.perf_counter() + POLL_SECONDS
+                while returned or front < back:  # at least one file between looks at the workers' news
+                    if returned:
+                        file_id = returned.pop()
+                    else:
+                        file_id, front = ids[front], front + 1
+                    try:
+                        on_saved(file_id, job.save(file_id))
+                    except SaveError as error:
+                        fail(error)
+                        break
+                    if time.perf_counter() >= deadline:
+                        break
+                timeout: float | None = 0
+            elif any(held.values()) or (front < back and not failures):
+                timeout = None
+            else:
+                break
+            for worker, kind, payload in pool.news(timeout):
+                handle(worker, kind, payload)
+    except BaseException:  # Ctrl-C, or a progress callback that raised: the running batches stop first
+        pool.stop_tasks()
+        while any(held.values()):
+            for worker, kind, payload in pool.news(None):
+                handle(worker, kind, payload, report=False)
+        raise
+    if failures:
+        raise SaveError.merge(failures)
+
+
+# Seconds from starting a pool to its first ready worker, by start method, as measured on this machine: auto
+# weighs them against the work left. Until a method has been measured here, these guesses stand in.
+FIRST_GUESS_START_S = {"fork": 0.005, "forkserver-live": 0.03, "forkserver": 0.15, "spawn": 0.3}
+_measured_starts: dict[str, list[float]] = {}
+KEPT_STARTS = 5
+
+
+def _starts_path() -> str:
+    key = f"{sys.executable}|{sys.version}".encode()
+    return os.path.join(cache_directory(), f"starts-{zlib.crc32(key):08x}.json")
+
+
+def _load_starts() -> dict[str, list[float]]:
+    if not _measured_starts:
+        with suppress(OSError, ValueError), open(_starts_path()) as file:
+            _measured_starts.update(json.load(file))
+    return _measured_starts
+
+
+def expected_start(kind: str) -> float:
+    """Seconds a new pool of ``kind`` (:func:`start_kind`) takes here to have a worker ready: the median of
+    the last few measured on this machine, or a first guess."""
+    measured = sorted(_load_starts().get(kind, []))
+    return measured[len(measured) // 2] if measured else FIRST_GUESS_START_S[kind]
+
+
+def remember_start(kind: str, seconds: float) -> None:
+    """Keep a measured start-up of a pool of ``kind`` (:func:`start_kind`) for :func:`expected_start`."""
+    starts = _load_starts()
+    starts[kind] = [*starts.get(kind, []), seconds][-KEPT_STARTS:]
+    with suppress(OSError):
+        path = _starts_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "w") as file:
+            json.dump(starts, file)
+        os.replace(temporary, path)

@@ -1,0 +1,137 @@
+"""The worker's side of the protocol between the caller and its worker processes (:mod:`fileio.pools` is the
+caller's side).
+
+Each worker has a pipe of its own to the caller. It says ``("ready", None)`` once started, then runs each
+task ``(function, args)`` it receives. It says ``("took", None)`` before it starts one: a worker lost before
+that wrote nothing of it, and the task can go elsewhere. While a task runs it sends the files it saved as
+``("saved", [(id, bytes), ...])`` bundles, and when it ends ``("done", result)`` or ``("failed", error)``.
+:data:`STOP` asks the running task, and those queued behind it, to stop before their next file (a task looks
+for it every millisecond or so). ``None``, or the caller's end of the pipe closing, tells the worker to exit.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fileio.guards import exit_with
+from fileio.job import Job
+
+if TYPE_CHECKING:  # multiprocessing.connection alone costs ~20 ms to import
+    from multiprocessing.connection import Connection
+
+# Reports go in bundles, a message per file would cost as much as a small file's write; a bundle leaves when
+# it is this full or this old, and when a task ends.
+REPORT_FILES = 64
+REPORT_SECONDS = 0.02
+STOP = "stop"
+LOOK_SECONDS = 0.001  # how often a running task looks for STOP
+
+_connection: Connection | None = None  # in a worker process: its pipe to the caller
+_queued: deque[Any] = deque()  # messages read while looking for STOP
+_stopping = False
+_last_look = 0.0
+_unreported: list[tuple[int, int]] = []
+_last_report = 0.0
+
+
+def serve(connection: Connection, owner: str, inherited: list[Connection]) -> None:
+    """A worker process's life: run tasks from the caller until told to exit. ``inherited``: the other ends of
+    pipes a forked worker holds copies of, which it closes."""
+    global _connection
+    for end in inherited:
+        end.close()
+    # Ctrl-C is the caller's to handle: it stops the tasks and then the workers. A forked worker starts with
+    # SIGINT blocked (fileio.pools), so that no Ctrl-C lands before this line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    exit_with(owner)
+    _connection = connection
+    try:
+        connection.send(("ready", None))
+        while (task := _next_task(connection)) is not None:
+            function, args = task
+            connection.send(("took", None))
+            try:
+                outcome = ("done", function(*args))
+            except Exception as error:
+                outcome = ("failed", _picklable(error))
+            finally:
+                _send_reports()
+            connection.send(outcome)
+    except (EOFError, BrokenPipeError):  # the caller is gone or has closed the pool
+        pass
+
+
+def _next_task(connection: Connection) -> Any:
+    global _stopping
+    while not _queued:
+        _stopping = False  # idle: nothing is left of the save a STOP was for
+        message = connection.recv()
+        if message != STOP:
+            return message
+    return _queued.popleft()
+
+
+def _picklable(error: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.dumps(error)
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+def report_saved(file_id: int, nbytes: int) -> None:
+    """In a worker process: tell the caller one file is saved (soon: reports leave in bundles)."""
+    _unreported.append((file_id, nbytes))
+    if len(_unreported) >= REPORT_FILES or time.monotonic() - _last_report >= REPORT_SECONDS:
+        _send_reports()
+
+
+def _send_reports() -> None:
+    global _last_report
+    if _unreported and _connection is not None:
+        _connection.send(("saved", _unreported[:]))
+        _unreported.clear()
+    _last_report = time.monotonic()
+
+
+def stop_requested() -> bool:
+    """In a worker process: whether the caller asked running tasks to stop."""
+    global _stopping, _last_look
+    now = time.monotonic()
+    if _connection is None or _stopping or now - _last_look < LOOK_SECONDS:
+        return _stopping
+    _last_look = now
+    try:
+        while _connection.poll():
+            message = _connection.recv()
+            if message == STOP:
+                _stopping = True
+            else:
+                _queued.append(message)
+    except (EOFError, OSError):  # the caller is gone
+        _stopping = True
+    return _stopping
+
+
+SaveBatch = Callable[[Job, list[int]], None]
+
+
+def run_batch(save_batch: SaveBatch, job: Job, batch: list[int]) -> None:
+    """In a worker process: ``save_batch`` with the job's directory open (once per batch)."""
+    with job.opened() as opened:
+        save_batch(opened, batch)
+
+
+def save_each(job: Job, batch: list[int]) -> None:
+    """Save a batch one file after another, reporting each, until told to stop."""
+    for file_id in batch:
+        if stop_requested():
+            return
+        report_saved(file_id, job.save(file_id))
