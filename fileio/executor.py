@@ -11,8 +11,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from fileio.bounded import POLL_SECONDS
+from fileio.costs import start_method
 from fileio.guards import exit_with
-from fileio.pools import context, start_method
+from fileio.pools import context
 from fileio.writer import owner_token
 
 

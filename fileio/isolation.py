@@ -20,6 +20,8 @@ from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
+from fileio.costs import cache_directory
+
 CHECK_TIMEOUT_S = 120
 CACHE_VERSION = 1
 
@@ -33,15 +35,6 @@ else:
     importlib.import_module(requires)
     print(json.dumps(None))
 """
-
-
-def cache_directory() -> Path:
-    """Where answers are kept: ``$FILEIO_CACHE_DIR``, or ``fileio`` in ``$XDG_CACHE_HOME`` or ``~/.cache``."""
-    configured = os.environ.get("FILEIO_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fileio"
 
 
 def _read(path: str) -> str:
@@ -133,7 +126,7 @@ def isolated_reason(requires: str, check: Callable[[], str | None] | None, insta
     module-level function that loads it) runs, and ``install`` is the remedy; or ``check`` gives a reason.
     From the cache when asked before."""
     target = f"{check.__module__}:{check.__qualname__}" if check is not None else ""
-    path = cache_directory() / f"available-{_key(requires, target)}.json"
+    path = Path(cache_directory()) / f"available-{_key(requires, target)}.json"
     with suppress(OSError, ValueError, KeyError):
         cached: str | None = json.loads(path.read_text())["reason"]
         return cached

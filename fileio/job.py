@@ -351,7 +351,7 @@ class Strategy:
         (:mod:`fileio.pools`) re-import nothing."""
         if not self.takes_pool:
             return True
-        from fileio.pools import start_method
+        from fileio.costs import start_method
 
         return start_method() != "fork"
 

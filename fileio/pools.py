@@ -1,71 +1,31 @@
 """Worker processes for saves: started as cheaply as is safe here, each fed over a pipe of its own, and the
 loop that shares a save between them and the caller (:mod:`fileio.worker` is the workers' side).
 
-The start method: ``fork`` where it is safe, because it is the cheapest by far (a forked worker is ready in
-about a millisecond, where a fork server first starts an interpreter that imports fileio and the main
-program: ~100 ms on a 2-core VM). A fork copies only the thread that calls it, so it is safe where this
-process runs no other thread, counted by the kernel (native threads included), on Linux. Elsewhere, and
-whenever another thread runs, ``forkserver`` (``spawn`` where there is none), whose workers re-import the
-main program. ``FILEIO_START_METHOD`` overrides the choice.
-
+Workers start as :func:`fileio.costs.start_method` says: forked where that is safe, else from a fork server.
 A pool never makes a save wait for it: the caller saves files from the front of the ids while its workers
 start, each worker takes work from the back as it becomes ready, and the caller stops saving once all are.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
-import os
 import signal
-import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from fileio.costs import start_kind, start_method, started
 from fileio.guards import check_main_module
-from fileio.isolation import cache_directory
 from fileio.job import Job, OnSaved, SaveError
 from fileio.worker import STOP, SaveBatch, run_batch, serve
 from fileio.writer import owner_token
 
-START_METHOD_VARIABLE = "FILEIO_START_METHOD"
 POLL_SECONDS = 0.001  # while workers start: how often the caller, saving files itself, looks at their news
 IN_FLIGHT_PER_WORKER = 2  # small tasks queued per worker, so that none waits for its next
-
-
-def _threads_here() -> int:
-    """Threads of this process, as the kernel counts them; 0 where it cannot tell."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 0
-
-
-def start_method() -> str:
-    """How worker processes start now (see the module's docstring)."""
-    methods = multiprocessing.get_all_start_methods()
-    chosen = os.environ.get(START_METHOD_VARIABLE)
-    if chosen:
-        if chosen not in methods:
-            raise ValueError(f"{START_METHOD_VARIABLE}={chosen!r}: choose from {', '.join(methods)}")
-        return chosen
-    if sys.platform == "linux" and "fork" in methods and _threads_here() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
-
-
-_forkserver_running = False  # whether this process has started the fork server, which stays up
-
-
-def start_kind(method: str) -> str:
-    """What a start of ``method`` costs here: a fork server already running is a start of its own kind."""
-    return "forkserver-live" if method == "forkserver" and _forkserver_running else method
 
 
 def context(method: str) -> multiprocessing.context.BaseContext:
@@ -111,12 +71,11 @@ class Workers:
 
     def start(self, strategy: str = "WarmPool") -> None:
         """Start the workers (``strategy`` is named when the main program cannot be re-imported)."""
-        global _forkserver_running
         self.method = start_method()
         self.kind = start_kind(self.method)
         if self.method != "fork":
             check_main_module(strategy)
-        _forkserver_running = _forkserver_running or self.method == "forkserver"
+        started(self.method)
         chosen = context(self.method)
         ends = [chosen.Pipe() for _ in range(self.count)]
         self._connections = [mine for mine, _ in ends]
@@ -232,16 +191,17 @@ def run_batches(
     on_saved: OnSaved,
     batch_size: int | None = None,
     strategy: str = "process_batches",
-) -> None:
+) -> float | None:
     """Save ``ids`` with ``save_batch`` on ``workers`` worker processes: those of the job's warm pool, or new
     ones, while the caller saves files itself until they are ready. With ``batch_size`` None each worker
     takes one contiguous batch, its share of the ids left when it becomes ready; otherwise batches of
     ``batch_size``, at most ``IN_FLIGHT_PER_WORKER`` queued per worker. Every saved file is passed to
     ``on_saved``; on the first failure the running batches stop before their next file, and once all have
     ended a :class:`SaveError` names every failed id (``strategy`` is named if the main program cannot be
-    re-imported by the workers)."""
+    re-imported by the workers). Returns the seconds from starting the pool to its first ready worker, or None
+    where the pool was up already."""
     if not ids:
-        return
+        return None
     warm = job.pool
     if warm is not None:
         pool = warm.workers_for_save()
@@ -250,15 +210,14 @@ def run_batches(
         except BaseException:
             warm.close()  # a failed save's workers stop, as a one-shot pool's do
             raise
-        return
+        return None
     pool = Workers(min(workers, len(ids)))
     pool.start(strategy)
     try:
         _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size)
     finally:
         pool.close()
-    if pool.ready_after is not None:
-        remember_start(pool.kind, pool.ready_after)
+    return pool.ready_after
 
 
 def _share(
@@ -351,42 +310,3 @@ def _share(
         raise
     if failures:
         raise SaveError.merge(failures)
-
-
-# Seconds from starting a pool to its first ready worker, by start method, as measured on this machine: auto
-# weighs them against the work left. Until a method has been measured here, these guesses stand in.
-FIRST_GUESS_START_S = {"fork": 0.005, "forkserver-live": 0.03, "forkserver": 0.15, "spawn": 0.3}
-_measured_starts: dict[str, list[float]] = {}
-KEPT_STARTS = 5
-
-
-def _starts_path() -> str:
-    key = f"{sys.executable}|{sys.version}".encode()
-    return os.path.join(cache_directory(), f"starts-{zlib.crc32(key):08x}.json")
-
-
-def _load_starts() -> dict[str, list[float]]:
-    if not _measured_starts:
-        with suppress(OSError, ValueError), open(_starts_path()) as file:
-            _measured_starts.update(json.load(file))
-    return _measured_starts
-
-
-def expected_start(kind: str) -> float:
-    """Seconds a new pool of ``kind`` (:func:`start_kind`) takes here to have a worker ready: the median of
-    the last few measured on this machine, or a first guess."""
-    measured = sorted(_load_starts().get(kind, []))
-    return measured[len(measured) // 2] if measured else FIRST_GUESS_START_S[kind]
-
-
-def remember_start(kind: str, seconds: float) -> None:
-    """Keep a measured start-up of a pool of ``kind`` (:func:`start_kind`) for :func:`expected_start`."""
-    starts = _load_starts()
-    starts[kind] = [*starts.get(kind, []), seconds][-KEPT_STARTS:]
-    with suppress(OSError):
-        path = _starts_path()
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}"
-        with open(temporary, "w") as file:
-            json.dump(starts, file)
-        os.replace(temporary, path)

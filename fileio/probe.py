@@ -160,7 +160,8 @@ def raw_write_seconds(
             gates = _Gates(threading.Barrier(len(chunks) + 1), threading.Event())
             pool, passed = ThreadPoolExecutor(len(chunks)), [gates]
         else:  # synchronisation objects reach processes only as they start: through the initializer
-            from fileio.pools import context, start_method
+            from fileio.costs import start_method
+            from fileio.pools import context
 
             chosen = context(start_method())
             gates = _Gates(chosen.Barrier(len(chunks) + 1), chosen.Event())

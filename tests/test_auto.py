@@ -5,29 +5,54 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from helpers import bytes_written, worker_processes
 
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, verify
-from fileio.strategies.auto import helper_count, worth_starting
+from fileio.strategies.auto import Helpers, best_helpers, helper_count, threads_first_guess
+
+THREADS = Helpers("threads", start_s=0.0005, gain=1.8, measured=True)
+FORKED = Helpers("processes", start_s=0.025, gain=2.0, measured=True)
 
 
 @pytest.mark.parametrize(
-    ("seconds_per_file", "files_left", "start_s", "expected"),
+    ("seconds_per_file", "files_left", "options", "expected"),
     [
-        pytest.param(5e-3, 200, 0.005, True, id="csv-files-forked-workers"),
-        pytest.param(2e-5, 100, 0.005, False, id="a-few-small-files"),
-        pytest.param(2e-5, 4000, 0.15, False, id="small-files-fork-server"),
-        pytest.param(2e-5, 4000, 0.005, True, id="many-small-files-forked"),
-        pytest.param(2e-5, 10, 0.0, True, id="a-running-warm-pool"),
+        pytest.param(5e-3, 200, [replace(THREADS, gain=1.02), FORKED], "processes", id="csv-files"),
+        pytest.param(2e-5, 100, [THREADS, FORKED], None, id="a-few-small-files"),
+        pytest.param(
+            2e-5, 4000, [replace(THREADS, gain=0.9), FORKED], None, id="small-files-fork-costs-more"
+        ),
+        pytest.param(2e-5, 40000, [replace(THREADS, gain=0.9), FORKED], "processes", id="many-small-files"),
+        pytest.param(1.5e-4, 1000, [THREADS, replace(FORKED, gain=1.9)], "threads", id="large-files"),
+        pytest.param(2e-5, 100, [replace(FORKED, start_s=0.0)], "processes", id="a-running-warm-pool"),
+        pytest.param(
+            1e-3, 1000, [replace(THREADS, gain=0.95), replace(FORKED, gain=1.0)], None, id="no-gain"
+        ),
+        pytest.param(
+            1.5e-4,
+            1000,
+            [replace(THREADS, measured=False), replace(FORKED, gain=2.2)],
+            "threads",
+            id="untried",
+        ),
     ],
 )
-def test_workers_start_when_the_files_left_pay_for_them(
-    seconds_per_file: float, files_left: int, start_s: float, expected: bool
+def test_helpers_come_in_where_they_pay_for_themselves(
+    seconds_per_file: float, files_left: int, options: list[Helpers], expected: str | None
 ) -> None:
-    assert worth_starting(seconds_per_file, files_left, start_s) is expected
+    """The best option on the measured figures, or none: staying in the caller; an option not measured yet
+    is tried where its guess comes close to the best, and so gets measured."""
+    chosen = best_helpers(seconds_per_file, files_left, options)
+    assert (chosen.kind if chosen else None) == expected
+
+
+@pytest.mark.parametrize(("write_share", "guess"), [(0.0, 1.0), (1.0, 2.0), (0.5, 4 / 3)])
+def test_threads_first_guess_parallels_only_the_writes(write_share: float, guess: float) -> None:
+    assert threads_first_guess(write_share, 2) == pytest.approx(guess)
 
 
 @pytest.mark.parametrize(
@@ -49,8 +74,12 @@ SCRIPT = """
         workload = CsvWorkload() if kind == "csv" else PayloadWorkload(4096)
         STRATEGIES["auto"](directory, range(files), workers=2, workload=workload)
         cache = os.environ["FILEIO_CACHE_DIR"]
-        starts = [json.load(open(os.path.join(cache, name))) for name in os.listdir(cache)]
-        print(json.dumps(starts))
+        figures = {}
+        for name in os.listdir(cache):
+            for line in open(os.path.join(cache, name)):
+                key, *values = line.split()
+                figures[key] = [float(value) for value in values]
+        print(json.dumps(figures))
 """
 
 
@@ -63,18 +92,24 @@ SCRIPT = """
 def test_a_fresh_process(
     kind: str, files: int, starts_workers: bool, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A script run once: a save over in a few milliseconds starts no worker process; one of CPU-bound files
-    starts them, and records how long they took to start on this machine, for the next save to weigh."""
+    """A script run once on a machine with nothing measured yet: a save over in a few milliseconds brings in
+    no helper; one of CPU-bound files starts worker processes, and records how long they took to start and
+    what they gave, for the next save to weigh."""
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(cache))
     done = run_python(SCRIPT, str(tmp_path / "out"), kind, str(files))
     assert done.returncode == 0, done.stderr
-    starts = json.loads(done.stdout)
+    figures = json.loads(done.stdout)
     if starts_workers:
-        assert len(starts) == 1 and all(0 < s < 5 for times in starts[0].values() for s in times), starts
+        assert {key.partition(":")[0] for key in figures} == {"start", "gain"}, figures
+        assert {"start:import", "start:fork"} <= set(figures) and all(
+            0 < s < 5 for s in figures["start:fork"]
+        )
+        [gain] = [values for key, values in figures.items() if key.endswith(":processes")]
+        assert 0 < gain[0] < 10
     else:
-        assert starts == []
+        assert figures == {}
     verify(tmp_path / "out", range(files), CsvWorkload() if kind == "csv" else PayloadWorkload(4096))
 
 

@@ -1,37 +1,82 @@
-"""auto: saves files in the caller's thread from the first id on, timing them, and brings in worker processes
-as soon as the files left would take longer than those workers take to start on this machine; workers and
-caller then share the rest (:func:`fileio.pools.run_batches`: the caller keeps saving until they are ready).
+"""auto: saves files in the caller's thread from the first id on, timing each, and brings in helpers (threads,
+or worker processes) as soon as what they would save on the files left outweighs what they take to start.
+Worker processes then share the rest with the caller (:func:`fileio.pools.run_batches`: the caller keeps
+saving until they are ready).
 
-What it weighs, all measured here: the seconds per file so far, in this save (making the bytes and writing
-them, on this filesystem, in this process, warm or not), revised after every file; and the seconds a pool of
-the start method it would use takes to get a worker ready (:func:`fileio.pools.expected_start`: the last
-starts on this machine; none when the caller gave a running :class:`fileio.WarmPool`). A save that is over
-before workers would pay for themselves stays in the caller: ``sequential``, with no start-up at all.
+What it weighs, all measured on this machine (:mod:`fileio.costs`):
 
-Workers are processes, which run both the making and the writing in parallel; ``min(workers, CPUs)`` of them,
-or ``workers`` when each file is fsync'd (the writes then wait on the disk, not a CPU). Where processes could
-not start safely (a fork server would re-import a main program without its ``__main__`` guard) the rest goes
-to ``workers`` threads instead.
+- the seconds per file so far, in this save (making the bytes and writing them, on this filesystem, in this
+  process, warm or not): the median of the last files saved, revised as the save goes on;
+- what helpers take to start: for processes, the seconds a pool takes to get a worker ready by how it would
+  start (forked, a fork server, one already running), plus loading the multiprocessing machinery if this
+  process has not yet; none with a running :class:`fileio.WarmPool`;
+- how many times faster than the caller alone each kind of helper saved the files it was given, start-up
+  included, the last times, on this filesystem, for files of this size and durability (in one directory,
+  parallel writers may gain little: they share its lock). Every save with helpers measures it again. Until
+  one has here, the first guess for processes is as many times as there are of them; for threads, the writes
+  in parallel and the making of the bytes (which holds the GIL) one at a time, by the shares this save timed.
+
+A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
+caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
+each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not start
+safely (a fork server would re-import a main program without its ``__main__`` guard), only threads are
+weighed.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 from time import perf_counter
 
+from fileio import costs
 from fileio.bounded import run_threads, task_size
 from fileio.guards import main_module_problem
 from fileio.job import Job, OnSaved, Strategy
 from fileio.worker import save_each
 
-# Workers are started once the files left would take this many times their start-up: time enough for them to
-# take a share worth having (the caller saves files meanwhile, so starting them too early costs only a fork).
+# Helpers are brought in once what they would save is this many times their start-up: enough for a wrong
+# guess to cost little (the caller saves files while processes start, so one that does not pay costs a fork).
 START_MARGIN = 2.0
+# Files timed before the first look: a fresh process's first files take several times the later ones. The
+# seconds per file are the median of the last WINDOW files. Later looks come after every LOOK_GROWTH times as
+# many files: few, and cheap.
+FIRST_FILES, WINDOW, LOOK_GROWTH = 8, 32, 1.25
+EXPLORE_SHARE = 0.5
+# A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
+LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
 
 
-def worth_starting(seconds_per_file: float, files_left: int, start_s: float) -> bool:
-    """Whether workers that take ``start_s`` to start would pay for themselves on the files left."""
-    return seconds_per_file * files_left > START_MARGIN * start_s
+@dataclass(frozen=True)
+class Helpers:
+    """A way to bring in help: ``threads`` or ``processes``, what it takes to start, and how many times faster
+    than the caller alone it saves."""
+
+    kind: str
+    start_s: float
+    gain: float
+    measured: bool  # whether ``gain`` was measured here, or is a first guess
+
+    def net_s(self, seconds_per_file: float, files_left: int) -> float:
+        """Seconds it would save over the caller alone on the files left, its start-up paid; below zero
+        unless what it saves is over START_MARGIN times its start-up."""
+        saved = seconds_per_file * files_left * (1 - 1 / self.gain) if self.gain > 1 else 0.0
+        return saved - self.start_s if saved > START_MARGIN * self.start_s else -1.0
+
+
+def best_helpers(seconds_per_file: float, files_left: int, options: list[Helpers]) -> Helpers | None:
+    """The option that would save most on the files left, or None where none pays for itself. An option not
+    yet measured here goes first where its guess comes within EXPLORE_SHARE of the best: once tried, it is
+    known."""
+    scored = [(option.net_s(seconds_per_file, files_left), option) for option in options]
+    best_net = max((net for net, _ in scored), default=0.0)
+    if best_net <= 0:
+        return None
+    untried = [
+        (net, option) for net, option in scored if not option.measured and net >= EXPLORE_SHARE * best_net
+    ]
+    return max(untried or scored, key=lambda scored_option: scored_option[0])[1]
 
 
 def helper_count(workers: int, files: int, durability: str, cpus: int) -> int:
@@ -39,32 +84,84 @@ def helper_count(workers: int, files: int, durability: str, cpus: int) -> int:
     return min(workers, files, cpus if durability == "none" else workers)
 
 
-def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save in this thread until the files left warrant workers, then share them with workers."""
-    from fileio.pools import expected_start, start_kind, start_method
+def threads_first_guess(write_share: float, threads: int) -> float:
+    """Threads' speed-up before one is measured here: the writes in parallel (the kernel's part of a write
+    runs without the GIL), the making of the bytes one at a time (Amdahl's law)."""
+    return 1 / (1 - write_share + write_share / threads)
 
+
+def _options(job: Job, helpers: int, nbytes: int, write_share: float) -> list[Helpers]:
+    """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them."""
+    key = costs.gain_key(job.directory, nbytes, job.durability, helpers)
+    threads_gain = costs.measured_gain(f"{key}:threads")
+    threads = Helpers(
+        "threads",
+        costs.expected_start("threads"),
+        threads_gain or threads_first_guess(write_share, helpers),
+        threads_gain is not None,
+    )
+    if job.pool is not None and job.pool.running:
+        start_s = 0.0
+    elif job.pool is None and costs.start_method() != "fork" and main_module_problem("auto") is not None:
+        return [threads]  # workers would re-import a main program that cannot be
+    else:
+        start_s = costs.expected_start(costs.start_kind(costs.start_method()))
+        if "fileio.pools" not in sys.modules:
+            start_s += costs.expected_start("import")
+    processes_gain = costs.measured_gain(f"{key}:processes")
+    processes = Helpers("processes", start_s, processes_gain or float(helpers), processes_gain is not None)
+    return [threads, processes]
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    """Save in this thread until the files left warrant helpers, then bring in the best."""
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     if job.pool is not None:
         helpers = min(helpers, job.pool.workers)
-    running = job.pool is not None and job.pool.running
-    start_s = 0.0 if running else expected_start(start_kind(start_method()))
-    done, began = 0, perf_counter()
+    times: list[float] = []
+    writing_s = 0.0
+    chosen, next_look = None, FIRST_FILES
     for file_id in ids:
-        on_saved(file_id, job.save(file_id))
-        done += 1
-        if helpers > 1 and worth_starting((perf_counter() - began) / done, len(ids) - done, start_s):
+        began = perf_counter()
+        data = job.generate(file_id)
+        made = perf_counter()
+        nbytes = job.write(file_id, data)
+        times.append(perf_counter() - began)
+        writing_s += times[-1] - (made - began)
+        on_saved(file_id, nbytes)
+        if helpers < 2 or len(times) < next_look:
+            continue
+        next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
+        seconds_per_file = costs.median(times[-WINDOW:])
+        options = _options(job, helpers, nbytes, writing_s / sum(times))
+        if (chosen := best_helpers(seconds_per_file, len(ids) - len(times), options)) is not None:
             break
-    rest = ids[done:]
-    if not rest:
+    rest = ids[len(times) :]
+    if chosen is None or not rest:
         return
-    if job.pool is None and start_method() != "fork" and main_module_problem("auto") is not None:
+    # What the helpers gave, start-up and all, for the next save to weigh.
+    key = f"{costs.gain_key(job.directory, nbytes, job.durability, helpers)}:{chosen.kind}"
+    alone_s = len(rest) * costs.median(times[-WINDOW:])
+    began = perf_counter()
+    if chosen.kind == "threads":
         run_threads(job.save, rest, helpers, on_saved)
-        return
-    from fileio.pools import run_batches
+    else:
+        kind = (
+            "running" if job.pool is not None and job.pool.running else costs.start_kind(costs.start_method())
+        )
+        loaded = "fileio.pools" in sys.modules
+        from fileio.pools import run_batches
 
-    run_batches(
-        save_each, job, rest, helpers, on_saved, batch_size=task_size(len(rest), helpers), strategy="auto"
-    )
+        if not loaded:
+            costs.remember("start:import", perf_counter() - began)
+        ready_after = run_batches(
+            save_each, job, rest, helpers, on_saved, task_size(len(rest), helpers), "auto"
+        )
+        if ready_after is not None:
+            costs.remember(f"start:{kind}", ready_after)
+    elapsed = perf_counter() - began
+    if len(rest) >= LEARN_FILES_PER_WORKER * helpers and elapsed >= LEARN_SECONDS:
+        costs.remember(key, alone_s / elapsed)
 
 
 STRATEGY = Strategy(

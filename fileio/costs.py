@@ -1,0 +1,134 @@
+"""What worker processes cost and give on this machine, as its saves have measured them, kept between runs for
+``auto`` to weigh: how long a pool takes to get a worker ready, by how it starts, and how much faster workers
+saved than the caller alone did, by filesystem, file size and durability. Light on purpose: ``auto`` reads it
+before deciding whether to load the multiprocessing machinery at all.
+
+How workers start (:func:`start_method`): ``fork`` where it is safe, because it is the cheapest by far (a
+forked worker is ready in about a millisecond, where a fork server first starts an interpreter that imports
+fileio and the main program: ~100 ms on a 2-core VM). A fork copies only the thread that calls it, so it is
+safe where this process runs no other thread, counted by the kernel (native threads included), on Linux.
+Elsewhere, and whenever another thread runs, ``forkserver`` (``spawn`` where there is none), whose workers
+re-import the main program. ``FILEIO_START_METHOD`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from contextlib import suppress
+
+START_METHOD_VARIABLE = "FILEIO_START_METHOD"
+# Until a figure has been measured here, these first guesses stand in: seconds to a first ready worker by
+# start kind ("import" is loading fileio.pools and multiprocessing, paid once per process).
+FIRST_GUESS_START_S = {
+    "threads": 0.0005,
+    "import": 0.02,
+    "fork": 0.005,
+    "forkserver-live": 0.03,
+    "forkserver": 0.15,
+    "spawn": 0.3,
+}
+KEPT = 5  # measurements kept per figure; the median is used
+
+_forkserver_running = False  # whether this process has started the fork server, which stays up
+_figures: dict[str, list[float]] = {}
+
+
+def _threads_here() -> int:
+    """Threads of this process, as the kernel counts them; 0 where it cannot tell."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def start_method() -> str:
+    """How worker processes start now (see the module's docstring)."""
+    chosen = os.environ.get(START_METHOD_VARIABLE)
+    if not chosen and sys.platform == "linux" and _threads_here() == 1:
+        return "fork"
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if chosen and chosen not in methods:
+        raise ValueError(f"{START_METHOD_VARIABLE}={chosen!r}: choose from {', '.join(methods)}")
+    return chosen or ("forkserver" if "forkserver" in methods else "spawn")
+
+
+def start_kind(method: str) -> str:
+    """What a start of ``method`` costs here: a fork server already running is a start of its own kind."""
+    return "forkserver-live" if method == "forkserver" and _forkserver_running else method
+
+
+def started(method: str) -> None:
+    """Note that a pool of ``method`` has started (a fork server stays up after its first)."""
+    global _forkserver_running
+    _forkserver_running = _forkserver_running or method == "forkserver"
+
+
+def cache_directory() -> str:
+    """Where fileio keeps what it measured: ``$FILEIO_CACHE_DIR``, or ``fileio`` in ``$XDG_CACHE_HOME`` or
+    ``~/.cache``."""
+    configured = os.environ.get("FILEIO_CACHE_DIR")
+    if configured:
+        return configured
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fileio")
+
+
+def _path() -> str:
+    key = f"{sys.executable}|{sys.version}".encode()
+    return os.path.join(cache_directory(), f"costs-{zlib.crc32(key):08x}.txt")
+
+
+def _load() -> dict[str, list[float]]:
+    """The figures, read once per process: a line each, a key and its last measurements."""
+    if not _figures:
+        with suppress(OSError, ValueError), open(_path()) as file:
+            for line in file:
+                key, *values = line.split()
+                _figures[key] = [float(value) for value in values]
+    return _figures
+
+
+def median(values: list[float]) -> float:
+    """The middle value (the upper of the two middle ones): ``statistics`` costs milliseconds to import."""
+    return sorted(values)[len(values) // 2]
+
+
+def _median(key: str) -> float | None:
+    values = _load().get(key)
+    return median(values) if values else None
+
+
+def remember(key: str, value: float) -> None:
+    """Keep a measurement of ``key`` (the last few are kept, on disk too)."""
+    figures = _load()
+    figures[key] = [*figures.get(key, []), value][-KEPT:]
+    with suppress(OSError):
+        path = _path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "w") as file:
+            file.writelines(f"{name} {' '.join(map(repr, values))}\n" for name, values in figures.items())
+        os.replace(temporary, path)
+
+
+def expected_start(kind: str) -> float:
+    """Seconds a new pool of ``kind`` (:func:`start_kind`, or "import") takes here to have a worker ready."""
+    measured = _median(f"start:{kind}")
+    return FIRST_GUESS_START_S[kind] if measured is None else measured
+
+
+def gain_key(directory: str, file_bytes: float, durability: str, workers: int) -> str:
+    """What a speed-up depends on: the filesystem, the files' size (within a factor of 4), the durability and
+    the number of helpers (auto adds their kind)."""
+    size_class = max(0, int(file_bytes).bit_length() // 2)
+    return f"gain:{os.stat(directory).st_dev}:{size_class}:{durability}:{workers}"
+
+
+def measured_gain(key: str) -> float | None:
+    """How many times faster than the caller alone helpers saved, the last times here (:func:`gain_key`), or
+    None where no save has measured it."""
+    return _median(key)
