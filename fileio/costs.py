@@ -121,11 +121,13 @@ def expected_start(kind: str) -> float:
     return FIRST_GUESS_START_S[kind] if measured is None else measured
 
 
-def gain_key(directory: str, file_bytes: float, durability: str, workers: int) -> str:
-    """What a speed-up depends on: the filesystem, the files' size (within a factor of 4), the durability and
-    the number of helpers (auto adds their kind)."""
+def gain_key(directory: str, workload: object, file_bytes: float, durability: str, workers: int) -> str:
+    """What a speed-up depends on: the filesystem, the workload's kind (what making its bytes costs against
+    writing them), the files' size (within a factor of 4), the durability and the number of helpers (auto adds
+    their kind)."""
     size_class = max(0, int(file_bytes).bit_length() // 2)
-    return f"gain:{os.stat(directory).st_dev}:{size_class}:{durability}:{workers}"
+    kind = type(workload).__qualname__
+    return f"gain:{os.stat(directory).st_dev}:{kind}:{size_class}:{durability}:{workers}"
 
 
 def measured_gain(key: str) -> float | None:

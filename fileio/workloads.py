@@ -7,15 +7,21 @@ so every strategy can hand it to threads, processes or coroutines without specia
 from __future__ import annotations
 
 import importlib
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol, runtime_checkable
 
 PAYLOAD_BLOCK = 4096
-# The bytes every payload repeats, made once; each file's blocks start with its id, so files differ.
-_PAYLOAD_PATTERN = random.Random(0).randbytes(PAYLOAD_BLOCK)
 _ID_BYTES = 8
+
+
+@cache
+def _payload_pattern() -> bytes:
+    """The bytes every payload repeats, made once; each file's blocks start with its id, so files differ."""
+    import random  # here: ~2 ms that `import fileio` need not pay
+
+    return random.Random(0).randbytes(PAYLOAD_BLOCK)
 
 
 @runtime_checkable
@@ -85,7 +91,7 @@ class PayloadWorkload:
         return f"data-{file_id:04d}.bin"
 
     def data(self, file_id: int) -> bytes:
-        block = (file_id % 2**64).to_bytes(_ID_BYTES, "little") + _PAYLOAD_PATTERN[_ID_BYTES:]
+        block = (file_id % 2**64).to_bytes(_ID_BYTES, "little") + _payload_pattern()[_ID_BYTES:]
         if self.size <= PAYLOAD_BLOCK:
             return block[: self.size]
         repeats, rest = divmod(self.size, PAYLOAD_BLOCK)

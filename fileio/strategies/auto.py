@@ -11,10 +11,11 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   start (forked, a fork server, one already running), plus loading the multiprocessing machinery if this
   process has not yet; none with a running :class:`fileio.WarmPool`;
 - how many times faster than the caller alone each kind of helper saved the files it was given, start-up
-  included, the last times, on this filesystem, for files of this size and durability (in one directory,
-  parallel writers may gain little: they share its lock). Every save with helpers measures it again. Until
-  one has here, the first guess for processes is as many times as there are of them; for threads, the writes
-  in parallel and the making of the bytes (which holds the GIL) one at a time, by the shares this save timed.
+  included, the last times, on this filesystem, for this kind of workload and files of this size and
+  durability (in one directory, parallel writers may gain little: they share its lock). Every save with
+  helpers measures it again. Until one has here, the first guess for processes is as many times as there are
+  of them; for threads, the writes in parallel and the making of the bytes (which holds the GIL) one at a
+  time, by the shares this save timed.
 
 A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
 caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
@@ -92,7 +93,7 @@ def threads_first_guess(write_share: float, threads: int) -> float:
 
 def _options(job: Job, helpers: int, nbytes: int, write_share: float) -> list[Helpers]:
     """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them."""
-    key = costs.gain_key(job.directory, nbytes, job.durability, helpers)
+    key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
     threads_gain = costs.measured_gain(f"{key}:threads")
     threads = Helpers(
         "threads",
@@ -140,7 +141,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     if chosen is None or not rest:
         return
     # What the helpers gave, start-up and all, for the next save to weigh.
-    key = f"{costs.gain_key(job.directory, nbytes, job.durability, helpers)}:{chosen.kind}"
+    key = f"{costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)}:{chosen.kind}"
     alone_s = len(rest) * costs.median(times[-WINDOW:])
     began = perf_counter()
     if chosen.kind == "threads":
