@@ -44,7 +44,7 @@ START_MARGIN = 2.0
 # seconds per file are the median of the last WINDOW files. Later looks come after every LOOK_GROWTH times as
 # many files: few, and cheap.
 FIRST_FILES, WINDOW, LOOK_GROWTH = 8, 32, 1.25
-EXPLORE_SHARE = 0.5
+EXPLORE_SHARE = 0.25
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
 
