@@ -40,10 +40,11 @@ from fileio.worker import save_each
 # Helpers are brought in once what they would save is this many times their start-up: enough for a wrong
 # guess to cost little (the caller saves files while processes start, so one that does not pay costs a fork).
 START_MARGIN = 2.0
-# Files timed before the first look: a fresh process's first files take several times the later ones. The
-# seconds per file are the median of the last WINDOW files. Later looks come after every LOOK_GROWTH times as
-# many files: few, and cheap.
-FIRST_FILES, WINDOW, LOOK_GROWTH = 8, 32, 1.25
+# When to look first: after FIRST_FILES files, or FIRST_LOOK_S of saving once the first file (which pays
+# for first touches: several times the later ones) has a successor. The seconds per file are the median of
+# the last WINDOW files but the first. Later looks come after every LOOK_GROWTH times as many files: few, and
+# cheap.
+FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.25
 EXPLORE_SHARE = 0.25
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
@@ -121,7 +122,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         helpers = min(helpers, job.pool.workers)
     times: list[float] = []
     writing_s = 0.0
-    chosen, next_look = None, FIRST_FILES
+    chosen, next_look, first = None, FIRST_FILES, perf_counter()
     for file_id in ids:
         began = perf_counter()
         data = job.generate(file_id)
@@ -130,10 +131,11 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         times.append(perf_counter() - began)
         writing_s += times[-1] - (made - began)
         on_saved(file_id, nbytes)
-        if helpers < 2 or len(times) < next_look:
+        early = next_look == FIRST_FILES and perf_counter() - first >= FIRST_LOOK_S  # slow files: look now
+        if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
             continue
         next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
-        seconds_per_file = costs.median(times[-WINDOW:])
+        seconds_per_file = costs.median(times[1:][-WINDOW:])
         options = _options(job, helpers, nbytes, writing_s / sum(times))
         if (chosen := best_helpers(seconds_per_file, len(ids) - len(times), options)) is not None:
             break
@@ -142,7 +144,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         return
     # What the helpers gave, start-up and all, for the next save to weigh.
     key = f"{costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)}:{chosen.kind}"
-    alone_s = len(rest) * costs.median(times[-WINDOW:])
+    alone_s = len(rest) * costs.median(times[1:][-WINDOW:])
     began = perf_counter()
     if chosen.kind == "threads":
         run_threads(job.save, rest, helpers, on_saved)
