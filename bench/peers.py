@@ -111,11 +111,11 @@ class Contender:
     source: str
 
 
-def contenders(strategies: list[str]) -> tuple[list[Contender], list[str]]:
+def contenders(strategies: list[str], peers: list[str]) -> tuple[list[Contender], list[str]]:
     """The contenders to run, and the peers left out because their library is missing."""
     chosen = [Contender(f"fileio {name}", True, FILEIO.format(strategy=name)) for name in strategies]
     missing = []
-    for name, body in PEERS.items():
+    for name, body in ((name, PEERS[name]) for name in peers):
         if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
             missing.append(name)
         else:
@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS))
     parser.add_argument("--strategies", nargs="+", default=list(FILEIO_STRATEGIES))
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
     args = parser.parse_args(argv)
-    chosen, missing = contenders(args.strategies)
+    chosen, missing = contenders(args.strategies, args.peers)
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="peers-scripts-") as scripts:
         paths = {}
