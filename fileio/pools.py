@@ -54,7 +54,6 @@ class Workers:
         self.ready_after: float | None = None  # seconds from start to the first worker's "ready"
         self._connections: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
-        self._starter: threading.Thread | None = None
         self._lock = threading.Lock()  # between the starter thread and close()
         self._closed = False
 
@@ -103,8 +102,7 @@ class Workers:
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         else:
-            self._starter = threading.Thread(target=self._launch, args=(processes, their_ends), daemon=True)
-            self._starter.start()
+            threading.Thread(target=self._launch, args=(processes, their_ends), daemon=True).start()
 
     def _launch(self, processes: list[Any], their_ends: list[Connection]) -> None:
         for process, theirs in zip(processes, their_ends, strict=True):
@@ -170,17 +168,6 @@ class Workers:
         code = process.exitcode if process is not None else None
         how = f" (killed by {signal.Signals(-code).name})" if code is not None and code < 0 else ""
         return RuntimeError(f"a worker process terminated abruptly{how}")
-
-    def kill(self) -> None:
-        """Stop every worker now, running task or not, and wait for them."""
-        with self._lock:
-            self._closed = True
-            processes = list(self._processes)
-        for process in processes:
-            process.kill()
-            process.join()
-        for connection in self._connections:
-            connection.close()
 
 
 def run_batches(

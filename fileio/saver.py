@@ -38,21 +38,20 @@ class WarmPool:
     def start(self) -> None:
         """Start the worker processes now (the first save does it otherwise), or again if one has died, and
         wait until they are ready."""
+        pool = self.workers_for_save()
+        while len(pool.ready | pool.lost) < pool.count:
+            pool.news(None)
+
+    def workers_for_save(self) -> Workers:
+        """The workers, started (again) if need be, without waiting for them: a save's caller works while
+        they start."""
         from fileio.pools import Workers
 
         if self._pool is not None and not self._pool.usable:
             self.close()
         if self._pool is None:
-            pool = Workers(self.workers)
-            pool.start("WarmPool")
-            self._pool = pool
-            while len(pool.ready | pool.lost) < pool.count:
-                pool.news(None)
-
-    def workers_for_save(self) -> Workers:
-        """The running workers, started (again) if need be."""
-        self.start()
-        assert self._pool is not None
+            self._pool = Workers(self.workers)
+            self._pool.start("WarmPool")
         return self._pool
 
     @property

@@ -42,12 +42,12 @@ def serve(connection: Connection, owner: str, inherited: list[Connection]) -> No
     """A worker process's life: run tasks from the caller until told to exit. ``inherited``: the other ends of
     pipes a forked worker holds copies of, which it closes."""
     global _connection
-    for end in inherited:
-        end.close()
     # Ctrl-C is the caller's to handle: it stops the tasks and then the workers. A forked worker starts with
     # SIGINT blocked (fileio.pools), so that no Ctrl-C lands before this line.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for end in inherited:
+        end.close()
     exit_with(owner)
     _connection = connection
     try:

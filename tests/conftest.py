@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from fileio import STRATEGIES, Strategy
+# What fileio measures and keeps (auto's figures, which strategies can run) goes to a cache of this test
+# process's own, read by the interpreters it starts too: a developer's figures must not steer auto here, nor
+# the tests' figures theirs.
+os.environ["FILEIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="fileio-test-cache-")
+
+from fileio import STRATEGIES, Strategy  # noqa: E402  # after the cache is chosen
 
 
 def strategy_params(processes_only: bool = False) -> list[object]:

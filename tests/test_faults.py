@@ -99,6 +99,7 @@ KILL_SCRIPT = """
         except SaveError as error:
             news["outcome"] = str(error)
             news["failed"] = len(error.failed_ids)
+        signal.setitimer(signal.ITIMER_REAL, 0)  # no alarm left for the exit, when Python's handler is gone
         news["reacted_after"] = time.monotonic() - news.get("killed_at", time.monotonic())
         print(json.dumps(news))
 """

@@ -92,9 +92,10 @@ def threads_first_guess(write_share: float, threads: int) -> float:
     return 1 / (1 - write_share + write_share / threads)
 
 
-def _options(job: Job, helpers: int, nbytes: int, write_share: float) -> list[Helpers]:
-    """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them."""
-    key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
+def _options(job: Job, key: str, helpers: int, write_share: float, can_fork: bool) -> list[Helpers]:
+    """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them (``key``:
+    :func:`fileio.costs.gain_key`); no worker processes where ``can_fork`` is false and they would re-import
+    a main program that cannot be."""
     threads_gain = costs.measured_gain(f"{key}:threads")
     threads = Helpers(
         "threads",
@@ -104,8 +105,8 @@ def _options(job: Job, helpers: int, nbytes: int, write_share: float) -> list[He
     )
     if job.pool is not None and job.pool.running:
         start_s = 0.0
-    elif job.pool is None and costs.start_method() != "fork" and main_module_problem("auto") is not None:
-        return [threads]  # workers would re-import a main program that cannot be
+    elif job.pool is None and not can_fork:
+        return [threads]
     else:
         start_s = costs.expected_start(costs.start_kind(costs.start_method()))
         if "fileio.pools" not in sys.modules:
@@ -122,6 +123,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         helpers = min(helpers, job.pool.workers)
     times: list[float] = []
     writing_s = 0.0
+    key, can_fork = "", True
     chosen, next_look, first = None, FIRST_FILES, perf_counter()
     for file_id in ids:
         began = perf_counter()
@@ -135,15 +137,17 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
             continue
         next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
+        if not key:  # once: the filesystem and the main program do not change during the save
+            key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
+            can_fork = costs.start_method() == "fork" or main_module_problem("auto") is None
         seconds_per_file = costs.median(times[1:][-WINDOW:])
-        options = _options(job, helpers, nbytes, writing_s / sum(times))
+        options = _options(job, key, helpers, writing_s / sum(times), can_fork)
         if (chosen := best_helpers(seconds_per_file, len(ids) - len(times), options)) is not None:
             break
     rest = ids[len(times) :]
     if chosen is None or not rest:
         return
     # What the helpers gave, start-up and all, for the next save to weigh.
-    key = f"{costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)}:{chosen.kind}"
     alone_s = len(rest) * costs.median(times[1:][-WINDOW:])
     began = perf_counter()
     if chosen.kind == "threads":
@@ -164,7 +168,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             costs.remember(f"start:{kind}", ready_after)
     elapsed = perf_counter() - began
     if len(rest) >= LEARN_FILES_PER_WORKER * helpers and elapsed >= LEARN_SECONDS:
-        costs.remember(key, alone_s / elapsed)
+        costs.remember(f"{key}:{chosen.kind}", alone_s / elapsed)
 
 
 STRATEGY = Strategy(
