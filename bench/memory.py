@@ -1,8 +1,8 @@
 """A case's peak memory: the caller and every process below it, sampled from /proc while one round runs.
 
 Each process counts its proportional set size (PSS: a page shared by k processes counts 1/k in each), so
-worker processes forked from a fork server are not charged again for the interpreter pages they share with
-it, as a sum of VmRSS would charge them; the sum is the memory the process tree really occupies.
+worker processes forked from the runner or a fork server are not charged again for the interpreter pages they
+share with it, as a sum of VmRSS would charge them; the sum is the memory the process tree really occupies.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ that took. Run as a script by its path, so that the fileio it imports is the fir
 checkout's, or the parent commit's when CI gates a change (both sides then run in the same sweeps).
 
 - Warm: ``python bench/runner.py`` answers one JSON request a line on stdin with one JSON line, keeping its
-  interpreter, imports, fork server and warm pools between requests, as a long-running program does.
+  interpreter, imports and warm pools between requests, as a long-running program does.
 - Cold: ``python bench/runner.py REQUEST`` does one request and exits; the benchmark times the whole process,
   from the interpreter's start to its exit, as a script run once pays it.
 

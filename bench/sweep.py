@@ -54,7 +54,8 @@ class Side:
             env=self.environment, cwd=code,
         )  # fmt: skip
         self.about = self.ask({"op": "about"})
-        # Start its fork server now, so that no case's first round pays it (nor counts its memory).
+        # Load its pool machinery now (and start its fork server, where fileio uses one), so that no case's
+        # first round pays it (nor counts its memory).
         directory = tempfile.mkdtemp()
         self.ask({"op": "save", "strategy": "process_batches", "workers": 1, "files": 1, "durability": "none",
                   "job": {"kind": "payload", "size": 1}, "directory": directory})  # fmt: skip

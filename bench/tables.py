@@ -17,7 +17,7 @@ WARM_NOTE = (
 )
 COLD_NOTE = (
     "(cold: each round in a fresh interpreter, timed from its start to its exit, as a script run once pays "
-    "it; warm: in a running program, its interpreter, imports and fork server already up)"
+    "it; warm: in a running program, its interpreter and imports already up)"
 )
 
 
