@@ -25,7 +25,7 @@ loaded = time.perf_counter() - began
 def start():
     workers = Workers(2)
     began = time.perf_counter()
-    workers.start("bench.starts")
+    workers.start()
     first = None
     while len(workers.ready) < 2:
         workers.news(None)

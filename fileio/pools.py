@@ -19,7 +19,6 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from fileio.costs import start_kind, start_method, started
-from fileio.guards import check_main_module
 from fileio.job import Job, OnSaved, SaveError
 from fileio.worker import STOP, SaveBatch, run_batch, serve
 from fileio.writer import owner_token
@@ -68,12 +67,11 @@ class Workers:
             self.news(0)  # a worker that died while idle shows as a broken pipe
         return self.started and not self.lost
 
-    def start(self, strategy: str = "WarmPool") -> None:
-        """Start the workers (``strategy`` is named when the main program cannot be re-imported)."""
+    def start(self) -> None:
+        """Start the workers. Where they come from a fork server they re-import the main program: the caller
+        has checked that it can (:func:`fileio.guards.check_main_module`)."""
         self.method = start_method()
         self.kind = start_kind(self.method)
-        if self.method != "fork":
-            check_main_module(strategy)
         started(self.method)
         chosen = context(self.method)
         ends = [chosen.Pipe() for _ in range(self.count)]
@@ -177,16 +175,14 @@ def run_batches(
     workers: int,
     on_saved: OnSaved,
     batch_size: int | None = None,
-    strategy: str = "process_batches",
 ) -> float | None:
     """Save ``ids`` with ``save_batch`` on ``workers`` worker processes: those of the job's warm pool, or new
     ones, while the caller saves files itself until they are ready. With ``batch_size`` None each worker
     takes one contiguous batch, its share of the ids left when it becomes ready; otherwise batches of
     ``batch_size``, at most ``IN_FLIGHT_PER_WORKER`` queued per worker. Every saved file is passed to
     ``on_saved``; on the first failure the running batches stop before their next file, and once all have
-    ended a :class:`SaveError` names every failed id (``strategy`` is named if the main program cannot be
-    re-imported by the workers). Returns the seconds from starting the pool to its first ready worker, or None
-    where the pool was up already."""
+    ended a :class:`SaveError` names every failed id. Returns the seconds from starting the pool to its first
+    ready worker, or None where the pool was up already."""
     if not ids:
         return None
     warm = job.pool
@@ -199,7 +195,7 @@ def run_batches(
             raise
         return None
     pool = Workers(min(workers, len(ids)))
-    pool.start(strategy)
+    pool.start()
     try:
         _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size)
     finally:

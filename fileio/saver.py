@@ -45,13 +45,17 @@ class WarmPool:
     def workers_for_save(self) -> Workers:
         """The workers, started (again) if need be, without waiting for them: a save's caller works while
         they start."""
+        from fileio.costs import start_method
+        from fileio.guards import check_main_module
         from fileio.pools import Workers
 
         if self._pool is not None and not self._pool.usable:
             self.close()
         if self._pool is None:
+            if start_method() != "fork":  # its workers will re-import the main program
+                check_main_module("WarmPool")
             self._pool = Workers(self.workers)
-            self._pool.start("WarmPool")
+            self._pool.start()
         return self._pool
 
     @property

@@ -161,9 +161,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
 
         if not loaded:
             costs.remember("start:import", perf_counter() - began)
-        ready_after = run_batches(
-            save_each, job, rest, helpers, on_saved, task_size(len(rest), helpers), "auto"
-        )
+        ready_after = run_batches(save_each, job, rest, helpers, on_saved, task_size(len(rest), helpers))
         if ready_after is not None:
             costs.remember(f"start:{kind}", ready_after)
     elapsed = perf_counter() - began

@@ -11,7 +11,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     caller saves the first ones meanwhile)."""
     from fileio.pools import run_batches
 
-    run_batches(save_each, job, ids, workers, on_saved, strategy="process_batches")
+    run_batches(save_each, job, ids, workers, on_saved)
 
 
 STRATEGY = Strategy(

@@ -13,7 +13,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     from fileio.pools import run_batches
 
     size = task_size(len(ids), workers)
-    run_batches(save_each, job, ids, workers, on_saved, batch_size=size, strategy="processes")
+    run_batches(save_each, job, ids, workers, on_saved, batch_size=size)
 
 
 STRATEGY = Strategy(

@@ -43,7 +43,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch; each writes through ``WRITER_THREADS`` threads."""
     from fileio.pools import run_batches
 
-    run_batches(save_batch, job, ids, workers, on_saved, strategy="processes_threads")
+    run_batches(save_batch, job, ids, workers, on_saved)
 
 
 STRATEGY = Strategy(
