@@ -31,10 +31,14 @@ def test_missing_file_is_named(saved: Path) -> None:
         verify(saved, IDS, WORKLOAD)
 
 
-@pytest.mark.parametrize("digests", [None, expected_digests(IDS, WORKLOAD)], ids=["bytes", "digests"])
-def test_wrong_bytes_are_located(saved: Path, digests) -> None:
-    """A flipped byte is found, whether files are compared directly or by digest."""
-    verify(saved, IDS, WORKLOAD, digests)
+@pytest.mark.parametrize(
+    "known",
+    [{}, {"digests": expected_digests(IDS, WORKLOAD)}, {"contents": {i: WORKLOAD.data(i) for i in IDS}}],
+    ids=["bytes", "digests", "contents"],
+)
+def test_wrong_bytes_are_located(saved: Path, known) -> None:
+    """A flipped byte is found, whether files are compared with fresh bytes, by digest or with kept bytes."""
+    verify(saved, IDS, WORKLOAD, **known)
     path = saved / "data-0002.bin"
     data = bytearray(path.read_bytes())
     data[42] ^= 0xFF
@@ -42,7 +46,7 @@ def test_wrong_bytes_are_located(saved: Path, digests) -> None:
     with pytest.raises(
         VerificationError, match="wrong bytes: data-0002.bin: .* first difference at offset 42"
     ):
-        verify(saved, IDS, WORKLOAD, digests)
+        verify(saved, IDS, WORKLOAD, **known)
 
 
 def test_truncated_file_is_reported(saved: Path) -> None:
