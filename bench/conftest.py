@@ -37,7 +37,8 @@ OPTIONS = {
     "rounds": "sweeps, exactly (default: at least the profile's, more while the intervals are wide)",
     "dir": "benchmark on this directory's filesystem instead of a temp dir",
     "workload": "your own workload instead of the profile's jobs, made by module:factory() (fileio API 2)",
-    "baseline": "also measure the fileio of this checkout (a parent commit's), in the same sweeps",
+    "baseline": "also measure the fileio of this checkout (a parent commit's) in the same sweeps; with "
+    "--fileio-gate, gate against it",
     "baseline-json": "with --fileio-baseline: save its side of the run here, for python -m bench.gate",
 }
 SETTINGS = pytest.StashKey[Settings]()
@@ -78,8 +79,15 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = read_settings(given)
     except OptionError as error:
         raise pytest.UsageError(str(error)) from None
-    if bool(config.getoption("fileio_baseline")) != bool(config.getoption("fileio_baseline_json")):
-        raise pytest.UsageError("--fileio-baseline and --fileio-baseline-json go together")
+    if config.getoption("fileio_baseline_json") and not config.getoption("fileio_baseline"):
+        raise pytest.UsageError("--fileio-baseline-json needs --fileio-baseline (the side it saves)")
+    if config.getoption("fileio_baseline") and not (
+        config.getoption("fileio_baseline_json") or settings.gate is not None
+    ):
+        raise pytest.UsageError(
+            "--fileio-baseline needs --fileio-gate (gate against it now) "
+            "or --fileio-baseline-json (save its side)"
+        )
     config.stash[SETTINGS] = settings
     config.stash[SESSION] = uuid.uuid4().hex
     config.stash[RESULTS] = {}
@@ -124,13 +132,18 @@ def target_root(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def sides(request: pytest.FixtureRequest) -> Iterator[list[Side]]:
+def sides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Side]]:
     """The runner processes: this checkout's fileio, and with --fileio-baseline the one compared with it."""
     config = request.config
-    started = [Side(CURRENT, Path(fileio.__file__).resolve().parent.parent)]
+    # fileio's figures (what auto learned, what runs here) start empty in every run and on every side, so that
+    # neither a user's history nor an earlier run steers this one, nor this run the user's.
+    caches = tmp_path_factory.mktemp("fileio-cache")
+    code = Path(fileio.__file__).resolve().parent.parent
+    started = [Side(CURRENT, code, caches / CURRENT)]
     try:
         if config.getoption("fileio_baseline"):
-            started.append(Side("baseline", Path(config.getoption("fileio_baseline")).resolve()))
+            baseline = Path(config.getoption("fileio_baseline")).resolve()
+            started.append(Side("baseline", baseline, caches / "baseline"))
         config.stash[SIDES] = started
         yield started
     finally:
@@ -185,10 +198,12 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
     }
     config.stash[VERDICTS] = verdicts(output_json)
     output_json["fileio"]["verdict"] = as_json(config.stash[VERDICTS])
-    if config.getoption("fileio_baseline_json") and SIDES in config.stash:
-        baseline = config.stash[SIDES][1]
-        run = side_run(output_json, config.stash[MEASURED], baseline)
-        Path(config.getoption("fileio_baseline_json")).write_text(json.dumps(run, default=repr))
+    if config.getoption("fileio_baseline") and SIDES in config.stash:
+        run = side_run(output_json, config.stash[MEASURED], config.stash[SIDES][1])
+        if config.getoption("fileio_baseline_json"):
+            Path(config.getoption("fileio_baseline_json")).write_text(json.dumps(run, default=repr))
+        if (gate := config.pluginmanager.get_plugin("fileio-gate")) is not None:
+            gate.baseline_run = run
     if config.getoption("fileio_plot"):
         if has_api(2):
             config.stash[PLOTTED] = fileio.plot_run(output_json, config.getoption("fileio_plot"))

@@ -1,5 +1,9 @@
-"""``--fileio-gate``: compare this run with the newest earlier run of the same cases on this machine, and fail
-the session on a significant regression. Registered by the conftest only when the option is given."""
+"""``--fileio-gate``: fail the session on a significant regression. With ``--fileio-baseline``, the baseline
+is that checkout's fileio measured in this run's own sweeps and compared sweep by sweep, as CI does. Without
+it, the baseline is the newest earlier run of the same cases saved on this machine, each run taken relative to
+its own controls: a machine that changed speed between the runs can hide or fake a change there, so the
+paired form is the one to trust.
+Registered by the conftest only when the option is given."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench.gate import GateInputError, compare, load_run, regressions, report, run_from_json
+from bench.gate import Comparison, GateInputError, compare, load_run, regressions, report, run_from_json
 
 
 class GatePlugin:
@@ -17,6 +21,7 @@ class GatePlugin:
         self.history: list[Path] = []  # runs saved before this one, oldest first
         self.saved: dict[str, Any] | None = None  # this run as pytest-benchmark saves it
         self.report: str | None = None
+        self.baseline_run: dict[str, Any] | None = None  # with --fileio-baseline: its side of this run
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         storage = session.config._benchmarksession.storage  # type: ignore[attr-defined]  # noqa: SLF001
@@ -30,6 +35,12 @@ class GatePlugin:
         if self.saved is None:
             return
         current = run_from_json(self.saved, "this run")
+        if self.baseline_run is not None:
+            baseline = run_from_json(self.baseline_run, "the baseline side")
+            comparisons = compare(baseline, current, self.threshold)
+            source = f"{self.baseline_run['fileio']['source']}, measured in the same sweeps"
+            self._conclude(session, comparisons, source)
+            return
         for path in reversed(self.history):
             try:
                 baseline = load_run(path)
@@ -46,8 +57,10 @@ class GatePlugin:
                 "saved on this machine to compare with; nothing gated"
             )
             return
-        comparisons = compare(baseline, current, self.threshold)
-        self.report = f"fileio gate against {path.name}:\n{report(comparisons, self.threshold)}"
+        self._conclude(session, compare(baseline, current, self.threshold), f"the saved run {path.name}")
+
+    def _conclude(self, session: pytest.Session, comparisons: list[Comparison], source: str) -> None:
+        self.report = f"fileio gate against {source}:\n{report(comparisons, self.threshold)}"
         if regressions(comparisons):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -43,11 +43,13 @@ class MeasurementError(Exception):
 class Side:
     """The fileio of one checkout, measured through a runner process kept warm (and fresh ones for cold)."""
 
-    def __init__(self, name: str, code: Path) -> None:
+    def __init__(self, name: str, code: Path, cache: Path) -> None:
+        """``cache``: fileio's cache directory for this side's runners (FILEIO_CACHE_DIR)."""
         self.name, self.code = name, code
         self.environment = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]),
+            "FILEIO_CACHE_DIR": str(cache),
         }
         self.process = subprocess.Popen(
             [sys.executable, str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -131,11 +131,11 @@ def test_collected_ids_read_like_a_sentence(tmp_path: Path) -> None:
         (["--fileio-gate=10,20"], "ERROR: --fileio-gate: takes one value, got '10,20'"),
         (
             ["--fileio-baseline", str(ROOT)],
-            "ERROR: --fileio-baseline and --fileio-baseline-json go together",
+            "ERROR: --fileio-baseline needs --fileio-gate (gate against it now) or --fileio-baseline-json",
         ),
         (
             ["--fileio-baseline-json", "parent.json"],
-            "ERROR: --fileio-baseline and --fileio-baseline-json go together",
+            "ERROR: --fileio-baseline-json needs --fileio-baseline (the side it saves)",
         ),
     ],
 )
@@ -461,5 +461,33 @@ def test_a_baseline_checkout_is_measured_in_the_same_sweeps(tmp_path: Path) -> N
     assert slower.returncode == 1, slower.stdout + slower.stderr
     assert f"threads-w2-{GATED_JOB}" in regressed(slower.stdout)
     faster = gate(parent_json, current_json)
+    row = next(line for line in faster.stdout.splitlines() if line.startswith(f"threads-w2-{GATED_JOB} "))
+    assert row.endswith("faster"), faster.stdout
+
+
+def test_the_gate_compares_with_a_baseline_checkout_in_the_same_run(tmp_path: Path) -> None:
+    """--fileio-gate with --fileio-baseline gates at the end of the run against that checkout, measured in
+    the same sweeps: run from a checkout whose threads is 10x slower, it fails, naming threads only; run
+    from this one against the slow one, it passes and calls threads faster."""
+    slow = tmp_path / "slow"
+    for part in ("fileio", "bench"):
+        shutil.copytree(ROOT / part, slow / part, ignore=shutil.ignore_patterns("__pycache__"))
+    with (slow / "fileio" / "__init__.py").open("a") as init:
+        init.write(SLOWDOWN)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
+    slower = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider",
+         f"--benchmark-storage=file://{tmp_path / 'history'}", *GATED, "--fileio-gate",
+         "--fileio-baseline", str(ROOT)],
+        cwd=slow, capture_output=True, text=True, timeout=180, env=environment,
+    )  # fmt: skip
+    assert f"fileio gate against {ROOT / 'fileio'}, measured in the same sweeps" in slower.stdout
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    assert f"threads-w2-{GATED_JOB}" in regressed(slower.stdout)
+    assert all(case.startswith("threads-") for case in regressed(slower.stdout))
+    faster = run_bench(
+        *GATED, "--fileio-gate", "--fileio-baseline", str(slow), storage=tmp_path / "history-2"
+    )
+    assert faster.returncode == 0, faster.stdout + faster.stderr
     row = next(line for line in faster.stdout.splitlines() if line.startswith(f"threads-w2-{GATED_JOB} "))
     assert row.endswith("faster"), faster.stdout
