@@ -2,11 +2,11 @@
 
 A case's *ratio*, in each sweep, is its time over the control's time in the same sweep (plain writes, no
 fileio strategy, started alike: warm or cold), so whatever the machine did during that sweep falls on both and
-cancels. A case has regressed when the median of its ratios grew by more than the threshold *and* the change
-is significant: the bootstrap confidence interval of that change, over the sweeps of both runs, lies wholly
-above zero. When both runs come from the same sweeps (CI's ``--fileio-baseline``: the parent commit's round
-of a case and the new one's ran back to back in every sweep), the two are compared directly, sweep by sweep:
-the change is the median of the per-sweep log ratios new / parent.
+cancels. A case has regressed when its typical ratio (``bench.stats``: a trimmed mean over the sweeps) grew
+by more than the threshold *and* the change is significant: the bootstrap confidence interval of that change,
+over the sweeps of both runs, lies wholly above zero. When both runs come from the same sweeps
+(``--fileio-baseline``: the baseline's round of a case and the new one's ran back to back in every sweep), the
+two are compared directly, sweep by sweep: the change is the typical per-sweep ratio new / baseline.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.matrix import CONTROL, DEFAULT_GATE_THRESHOLD
-from bench.stats import CONFIDENCE, bootstrap_interval
+from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, typical_log
 
 RESAMPLES = 4000
 
@@ -117,18 +117,9 @@ class Comparison:
     verdict: str
 
 
-def _paired_log_change(log_ratios: Any, axis: int = -1) -> Any:
-    """The median of per-sweep log ratios current / baseline (or stacks of resamples along ``axis``)."""
-    import numpy as np
-
-    return np.median(log_ratios, axis=axis)
-
-
 def _log_change(baseline: Any, current: Any, axis: int = -1) -> Any:
-    """The change of the median log ratio (sweeps, or stacks of resamples along ``axis``)."""
-    import numpy as np
-
-    return np.median(current, axis=axis) - np.median(baseline, axis=axis)
+    """The change of the typical log ratio (sweeps, or stacks of resamples along ``axis``)."""
+    return typical_log(current, axis=axis) - typical_log(baseline, axis=axis)
 
 
 def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHOLD) -> list[Comparison]:
@@ -147,8 +138,8 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
         before, after = baseline.log_ratios[case], current.log_ratios[case]
         if same_sweeps and len(baseline.rounds[case]) == len(current.rounds[case]):
             paired = np.log(np.asarray(current.rounds[case]) / np.asarray(baseline.rounds[case])).tolist()
-            change = float(_paired_log_change(paired))
-            low, high = bootstrap_interval((paired,), _paired_log_change, RESAMPLES)
+            change = float(typical_log(paired))
+            low, high = bootstrap_interval((paired,), typical_log, RESAMPLES)
         else:
             change = float(_log_change(np.asarray(before), np.asarray(after)))
             low, high = bootstrap_interval((before, after), _log_change, RESAMPLES)
@@ -161,7 +152,7 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
         else:
             verdict = "ok"
         relative_change, relative_low, relative_high = np.expm1([change, low, high]).tolist()
-        baseline_ratio, current_ratio = np.exp([np.median(before), np.median(after)]).tolist()
+        baseline_ratio, current_ratio = np.exp([typical_log(before), typical_log(after)]).tolist()
         comparisons.append(
             Comparison(
                 case, baseline_ratio, current_ratio, relative_change, relative_low, relative_high, verdict
@@ -174,8 +165,9 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
     """The table a person reads: one row per case, then a summary naming every regression."""
     lines = [
         f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval      verdict",
-        "(ratios: median over the sweeps of the case's time over the control's in the same sweep; change: of "
-        "that median or, when both runs share their sweeps, the median of per-sweep current / baseline; "
+        "(ratios: the case's time over the control's in the same sweep, their geometric mean over the "
+        f"sweeps without the top and bottom {TRIM:.0%}; change: of that ratio or, when both runs share their "
+        "sweeps, the same mean of per-sweep current / baseline; "
         f"interval: {CONFIDENCE:.0%} bootstrap over the sweeps)",
     ]
     for row in comparisons:

@@ -1,4 +1,10 @@
-"""Confidence intervals over raw rounds: the one bootstrap that the gate and the verdict share."""
+"""What the tables, the verdict and the gate make of raw rounds: one estimate of a ratio and one bootstrap.
+
+A ratio of two cases is taken sweep by sweep, and its estimate is the geometric mean of those per-sweep ratios
+with the smallest and largest ``TRIM`` of them left out. On this project's VMs a round's noise is close to
+normal with a few outliers: the trimmed mean used about a quarter fewer sweeps than the median of the ratios
+for the same run-to-run agreement (measured on 60-sweep runs split in halves), and still ignores the outliers.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,31 @@ from collections.abc import Callable
 from typing import Any
 
 CONFIDENCE = 0.95
+TRIM = 0.2  # left out at each end
+
+
+def typical_log(logs: Any, axis: int = -1) -> Any:
+    """The trimmed mean of per-sweep log ratios (or of stacks of resamples along ``axis``)."""
+    from scipy.stats import trim_mean
+
+    return trim_mean(logs, TRIM, axis=axis)
+
+
+def typical_ratio(numerator: Any, denominator: Any, axis: int = -1) -> Any:
+    """The typical per-sweep ratio: each round over the round of the same sweep, as ``typical_log``."""
+    import numpy as np
+
+    return np.exp(typical_log(np.log(np.asarray(numerator) / np.asarray(denominator)), axis=axis))
+
+
+def typical_log_half_width(logs: list[float]) -> float:
+    """The 95 % half-width of ``typical_log`` (its standard error from the winsorized variance)."""
+    import numpy as np
+    from scipy.stats.mstats import winsorize
+
+    values = np.asarray(logs)
+    spread = float(np.asarray(winsorize(values, limits=(TRIM, TRIM))).std(ddof=1))
+    return 1.96 * spread / ((1 - 2 * TRIM) * float(np.sqrt(len(values))))
 
 
 def bootstrap_interval(

@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.matrix import WARM, Case
 from bench.memory import PeakMemory
+from bench.stats import typical_log_half_width
 
 RUNNER = Path(__file__).with_name("runner.py")
 PRECISION = 0.02  # stop once every case's ratio to the reference is known within +-2 % (95 %)
@@ -118,15 +119,6 @@ class JobMeasurement:
     ceilings: dict[int, list[float]]  # workers -> the ceiling measured in each sweep
     sweeps: int
     seconds: float  # how long the sweeps took
-
-
-def _log_ratio_half_width(case: list[float], reference: list[float]) -> float:
-    """The 95 % half-width of the median of per-sweep log ratios (normal approximation, robust spread)."""
-    logs = sorted(math.log(a / b) for a, b in zip(case, reference, strict=True))
-    middle = logs[len(logs) // 2]
-    deviations = sorted(abs(value - middle) for value in logs)
-    spread = 1.4826 * deviations[len(deviations) // 2]
-    return 1.96 * 1.2533 * spread / math.sqrt(len(logs))
 
 
 def measure_job(
@@ -235,7 +227,11 @@ def _precise(
         and (side.name, case.id) in rounds and (side.name, reference.id) in rounds
     ]  # fmt: skip
     return all(
-        _log_ratio_half_width(case.seconds, reference.seconds) <= math.log1p(PRECISION)
+        typical_log_half_width(_logs(case.seconds, reference.seconds)) <= math.log1p(PRECISION)
         for case, reference in pairs
         if case.error is None and reference.error is None
     )
+
+
+def _logs(case: list[float], reference: list[float]) -> list[float]:
+    return [math.log(a / b) for a, b in zip(case, reference, strict=True)]

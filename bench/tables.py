@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.matrix import WARM, Case
+from bench.stats import TRIM, typical_ratio
 
 WARM_NOTE = (
     f"({WARM}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
@@ -19,11 +20,6 @@ COLD_NOTE = (
     "(cold: each round in a fresh interpreter, timed from its start to its exit, as a script run once pays "
     "it; warm: in a running program, its interpreter and imports already up)"
 )
-
-
-def paired_median(numerator: list[float], denominator: list[float]) -> float:
-    """The median of per-sweep ratios: each round over the round of the same sweep."""
-    return float(np.median(np.asarray(numerator) / np.asarray(denominator)))
 
 
 @dataclass(frozen=True)
@@ -44,14 +40,14 @@ class Result:
 
     def speedup(self, baseline: Result | None) -> float | None:
         """Over ``baseline`` (sequential, started alike), sweep by sweep."""
-        return paired_median(baseline.rounds, self.rounds) if baseline else None
+        return float(typical_ratio(baseline.rounds, self.rounds)) if baseline else None
 
     @property
     def efficiency(self) -> float | None:
         """The ceiling over the case's time, sweep by sweep; warm cases only (the ceiling has no start-up)."""
         if self.ceilings is None or self.case.is_cold:
             return None
-        return paired_median(self.ceilings, self.rounds)
+        return float(typical_ratio(self.ceilings, self.rounds))
 
     def extra_info(self, baseline: Result | None) -> dict[str, object]:
         """Throughput, memory and, where there is a ceiling, efficiency for the saved JSON."""
@@ -86,7 +82,8 @@ def job_table(
     width = 12 if any(result.efficiency is not None for result in results) else 0  # the efficiency column
     heading = (
         f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round; {first.sweeps} sweeps, "
-        "every case once a sweep in a random order; speed-up and efficiency: medians of per-sweep ratios"
+        "every case once a sweep in a random order; speed-up and efficiency: per-sweep ratios, "
+        f"their geometric mean without the top and bottom {TRIM:.0%}"
     )
     lines = [
         (heading, True),

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.matrix import CONTROL, CSV, WARM, WARM_START
-from bench.stats import CONFIDENCE, bootstrap_interval
+from bench.stats import CONFIDENCE, bootstrap_interval, typical_ratio
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
 RESAMPLES = 2000
@@ -71,15 +71,11 @@ class JobVerdict:
 
 
 def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
-    """median(slow / fast) over the sweeps, and its paired bootstrap interval."""
-
-    def statistic(a: Any, b: Any, axis: int = -1) -> Any:
-        return np.median(np.asarray(a) / np.asarray(b), axis=axis)
-
-    ratio = float(statistic(slow, fast))
+    """The typical per-sweep slow / fast (``bench.stats``), and its paired bootstrap interval."""
+    ratio = float(typical_ratio(slow, fast))
     if len(slow) < 3 or len(slow) != len(fast):
         return ratio, ratio, ratio
-    return (ratio, *bootstrap_interval((slow, fast), statistic, RESAMPLES, paired=True))
+    return (ratio, *bootstrap_interval((slow, fast), typical_ratio, RESAMPLES, paired=True))
 
 
 def _median(case: Case) -> float:

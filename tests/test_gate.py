@@ -1,5 +1,5 @@
-"""python -m bench.gate: each case's time over its job's control in the same sweep, the change of its median
-between two runs, a threshold and a bootstrap interval, clear exits."""
+"""python -m bench.gate: each case's time over its job's control in the same sweep, the change of its typical
+ratio between two runs, a threshold and a bootstrap interval, clear exits."""
 
 from __future__ import annotations
 
