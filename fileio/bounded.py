@@ -1,13 +1,13 @@
-"""Running tasks with a bound on how many are under way: on an executor, on threads or on coroutines, with
-errors that reach the caller and progress from every task."""
+"""Running tasks with a bound on how many are under way: on an executor (or anything else that submits tasks),
+on threads or on coroutines, with errors that reach the caller and progress from every task."""
 
 from __future__ import annotations
 
 import collections
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fileio.job import OnSaved, SaveError
 
@@ -16,38 +16,45 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 0.05
 
+
+class Cancellable(Protocol):
+    """What :func:`run_bounded` needs of a submitted task (and of a key of a dict: hashable)."""
+
+    def cancel(self) -> object: ...
+
+
 Item = TypeVar("Item")
+Task = TypeVar("Task", bound=Cancellable)
 
 
-def run_tasks(
-    executor: Executor,
-    task: Callable[[Item], Any],
+def run_bounded(
+    submit: Callable[[Item], Task],
+    wait: Callable[[Collection[Task]], Iterable[Task]],
     items: Iterable[Item],
     *,
     limit: int,
-    on_result: Callable[[Item, Any], None],
-    ids_of: Callable[[Item], list[int]] = lambda item: [item],  # type: ignore[list-item]  # items are ids
+    on_done: Callable[[Item, Task], None],
     stop: Callable[[], None] | None = None,
-    poll: Callable[[], None] | None = None,
 ) -> None:
-    """Run ``task(item)`` for every item with at most ``limit`` submitted at once.
+    """Submit every item, ``submit(item)``, with at most ``limit`` of them under way at once.
 
-    ``on_result(item, result)`` runs in this thread as each finishes. On the first failure nothing more is
-    submitted, queued tasks are cancelled, ``stop()`` asks running ones to end early, and once they have ended
-    a :class:`SaveError` naming every failed id is raised. ``poll()`` runs every few milliseconds meanwhile.
+    ``wait(pending)`` returns those of the pending tasks that have finished (at least one), and
+    ``on_done(item, task)`` runs for each, in this thread. When it raises :class:`SaveError` (or the items
+    do), nothing more is submitted and ``stop()`` ends the pending tasks early (without it, they are
+    cancelled: those not started never start); once they have ended, a SaveError naming every failed id is
+    raised. Any other exception, Ctrl-C included, stops and cancels them and propagates.
     """
-    from concurrent.futures import FIRST_COMPLETED, CancelledError, wait  # ~10 ms: not for every import
-
-    pending: dict[Future[Any], Item] = {}
+    pending: dict[Task, Item] = {}
     failures: list[SaveError] = []
     remaining = iter(items)
 
     def fail(error: SaveError) -> None:
         if not failures:
-            for future in pending:
-                future.cancel()
             if stop is not None:
                 stop()
+            else:
+                for task in pending:
+                    task.cancel()
         failures.append(error)
 
     try:
@@ -60,33 +67,53 @@ def run_tasks(
                 except SaveError as error:
                     fail(error)
                     break
-                pending[executor.submit(task, item)] = item
+                pending[submit(item)] = item
             if not pending:
                 break
-            done, _ = wait(pending, timeout=POLL_SECONDS if poll else None, return_when=FIRST_COMPLETED)
-            if poll is not None:
-                poll()
-            for future in done:
-                item = pending.pop(future)
+            for task in wait(pending):
                 try:
-                    on_result(item, future.result())
-                except CancelledError:
-                    pass
+                    on_done(pending.pop(task), task)
                 except SaveError as error:
                     fail(error)
-                except Exception as error:  # the pool itself broke, e.g. a worker process was killed
-                    fail(SaveError(ids_of(item), error))
     except BaseException:
         if stop is not None:
             stop()
         raise
     finally:
-        for future in pending:
-            future.cancel()
-    if poll is not None:
-        poll()
+        for task in pending:
+            task.cancel()
     if failures:
         raise SaveError.merge(failures)
+
+
+def run_tasks(
+    executor: Executor,
+    task: Callable[[Item], Any],
+    items: Iterable[Item],
+    *,
+    limit: int,
+    on_result: Callable[[Item, Any], None],
+    ids_of: Callable[[Item], list[int]] = lambda item: [item],  # type: ignore[list-item]  # items are ids
+) -> None:
+    """Run ``task(item)`` for every item on ``executor`` with at most ``limit`` submitted at once, as
+    :func:`run_bounded` does; ``on_result(item, result)`` runs in this thread as each finishes. A failure that
+    is not a :class:`SaveError` fails the ids ``ids_of(item)``."""
+    from concurrent.futures import FIRST_COMPLETED, wait  # ~10 ms: not for every import
+
+    def finished(pending: Collection[Future[Any]]) -> set[Future[Any]]:
+        return wait(pending, return_when=FIRST_COMPLETED).done
+
+    def done(item: Item, future: Future[Any]) -> None:
+        if future.cancelled():
+            return
+        try:
+            on_result(item, future.result())
+        except SaveError:
+            raise
+        except Exception as error:  # the pool itself broke, e.g. a worker process was killed
+            raise SaveError(ids_of(item), error) from error
+
+    run_bounded(lambda item: executor.submit(task, item), finished, items, limit=limit, on_done=done)
 
 
 async def run_coroutines(

@@ -175,63 +175,52 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
 
     from distributed import Future, KilledWorker
 
+    from fileio.bounded import run_bounded
+
     run = uuid.uuid4().hex
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # events' messages and finished futures
     reported: set[int] = set()
-    pending: dict[Future, list[int]] = {}
-    failures: list[SaveError] = []
-    remaining = iter(batches)
 
     def report(file_id: int, nbytes: int) -> None:
         if file_id not in reported:  # a file is announced by its event and again in its batch's result
             reported.add(file_id)
             on_saved(file_id, nbytes)
 
-    def fail(error: SaveError) -> None:
-        if not failures:
-            client.run(_stop, run, on_error="ignore")
-        failures.append(error)
+    def submit(batch: list[int]) -> Future:
+        future = client.submit(save_batch, job, run, batch, pure=False)
+        future.add_done_callback(inbox.put)
+        return future
+
+    def finished(pending: object) -> list[Future]:
+        """Report the workers' events as they arrive, until a batch finishes: that batch."""
+        while not isinstance(message := inbox.get(), Future):
+            if message[0] == run:
+                report(message[1], message[2])
+        return [message]
+
+    def done(batch: list[int], future: Future) -> None:
+        if future.status == "finished" and reported.issuperset(batch):
+            return  # every file announced: its result would only repeat them (and cost a round trip)
+        unsaved = [file_id for file_id in batch if file_id not in reported]
+        try:
+            saved, error = future.result()
+        except KilledWorker as lost:
+            raise SaveError(unsaved, RuntimeError(f"a dask worker was terminated abruptly: {lost}")) from lost
+        except Exception as broken:  # e.g. the task could not be sent to or run on a worker
+            raise SaveError(unsaved, broken) from broken
+        for file_id, nbytes in saved:
+            report(file_id, nbytes)
+        if error is not None:
+            raise error
+
+    def stop() -> None:
+        client.run(_stop, run, on_error="ignore")
 
     client.subscribe_topic(TOPIC, lambda event: inbox.put(event[1]))
     try:
-        while True:
-            while not failures and len(pending) < IN_FLIGHT_PER_WORKER * workers:
-                if (batch := next(remaining, None)) is None:
-                    break
-                future = client.submit(save_batch, job, run, batch, pure=False)
-                future.add_done_callback(inbox.put)
-                pending[future] = batch
-            if not pending:
-                break
-            message = inbox.get()
-            if not isinstance(message, Future):
-                if message[0] == run:
-                    report(message[1], message[2])
-                continue
-            batch = pending.pop(message)
-            if message.status == "finished" and reported.issuperset(batch):
-                continue  # every file announced: its result would only repeat them (and cost a round trip)
-            try:
-                saved, error = message.result()
-            except KilledWorker as lost:
-                unsaved = [file_id for file_id in batch if file_id not in reported]
-                fail(SaveError(unsaved, RuntimeError(f"a dask worker was terminated abruptly: {lost}")))
-                continue
-            except Exception as broken:  # e.g. the task could not be sent to or run on a worker
-                fail(SaveError([file_id for file_id in batch if file_id not in reported], broken))
-                continue
-            for file_id, nbytes in saved:
-                report(file_id, nbytes)
-            if error is not None:
-                fail(error)
-    except BaseException:  # Ctrl-C, or a failing progress callback
-        client.run(_stop, run, on_error="ignore")
-        client.cancel(list(pending))
-        raise
+        run_bounded(submit, finished, batches, limit=IN_FLIGHT_PER_WORKER * workers, on_done=done, stop=stop)
     finally:
         client.unsubscribe_topic(TOPIC)
-    if failures:
-        raise SaveError.merge(failures)
 
 
 def _save_on(address: str | None, job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
