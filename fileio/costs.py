@@ -130,7 +130,9 @@ def gain_key(directory: str, workload: object, file_bytes: float, durability: st
     return f"gain:{os.stat(directory).st_dev}:{kind}:{size_class}:{durability}:{workers}"
 
 
-def measured_gain(key: str) -> float | None:
-    """How many times faster than the caller alone helpers saved, the last times here (:func:`gain_key`), or
-    None where no save has measured it."""
-    return _median(key)
+def gain(key: str, first_guess: float) -> tuple[float, bool]:
+    """How many times faster than the caller alone helpers saved here (:func:`gain_key`): the median of the
+    last KEPT saves' figures, with ``first_guess`` in the places no save has filled yet, so that one unlucky
+    measurement cannot rule helpers out before others confirm it; and whether any save has measured it."""
+    measured = _load().get(key, [])
+    return median([*measured, *[first_guess] * (KEPT - len(measured))]), bool(measured)

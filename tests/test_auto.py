@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import bytes_written, worker_processes
 
-from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, verify
+from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, costs, verify
 from fileio.strategies.auto import Helpers, best_helpers, helper_count, threads_first_guess
 
 THREADS = Helpers("threads", start_s=0.0005, gain=1.8, measured=True)
@@ -53,6 +53,21 @@ def test_helpers_come_in_where_they_pay_for_themselves(
 @pytest.mark.parametrize(("write_share", "guess"), [(0.0, 1.0), (1.0, 2.0), (0.5, 4 / 3)])
 def test_threads_first_guess_parallels_only_the_writes(write_share: float, guess: float) -> None:
     assert threads_first_guess(write_share, 2) == pytest.approx(guess)
+
+
+def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:
+    """One low speed-up measured here does not replace the first guess (it would stop helpers from ever being
+    tried again, and measured again); the same figure measured by most of the last five saves does."""
+    key = "gain:test:one-unlucky-save:processes"
+    assert costs.gain(key, 2.0) == (2.0, False)
+    costs.remember(key, 1.05)
+    assert costs.gain(key, 2.0) == (2.0, True)
+    for _ in range(2):
+        costs.remember(key, 1.05)
+    assert costs.gain(key, 2.0) == (1.05, True)
+    for _ in range(5):
+        costs.remember(key, 1.6)
+    assert costs.gain(key, 2.0) == (1.6, True)
 
 
 @pytest.mark.parametrize(

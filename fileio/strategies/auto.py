@@ -13,9 +13,10 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 - how many times faster than the caller alone each kind of helper saved the files it was given, start-up
   included, the last times, on this filesystem, for this kind of workload and files of this size and
   durability (in one directory, parallel writers may gain little: they share its lock). Every save with
-  helpers measures it again. Until one has here, the first guess for processes is as many times as there are
-  of them; for threads, the writes in parallel and the making of the bytes (which holds the GIL) one at a
-  time, by the shares this save timed.
+  helpers measures it again; the median of the last five counts. Until five saves have, a first guess fills
+  the places left: for processes, as many times as there are of them; for threads, the writes in parallel and
+  the making of the bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky
+  measurement (a file or two timed alone, on a busy machine) cannot then stop helpers from being tried again.
 
 A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
 caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
@@ -96,12 +97,10 @@ def _options(job: Job, key: str, helpers: int, write_share: float, can_fork: boo
     """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them (``key``:
     :func:`fileio.costs.gain_key`); no worker processes where ``can_fork`` is false and they would re-import
     a main program that cannot be."""
-    threads_gain = costs.measured_gain(f"{key}:threads")
     threads = Helpers(
         "threads",
         costs.expected_start("threads"),
-        threads_gain or threads_first_guess(write_share, helpers),
-        threads_gain is not None,
+        *costs.gain(f"{key}:threads", threads_first_guess(write_share, helpers)),
     )
     if job.pool is not None and job.pool.running:
         start_s = 0.0
@@ -111,8 +110,7 @@ def _options(job: Job, key: str, helpers: int, write_share: float, can_fork: boo
         start_s = costs.expected_start(costs.start_kind(costs.start_method()))
         if "fileio.pools" not in sys.modules:
             start_s += costs.expected_start("import")
-    processes_gain = costs.measured_gain(f"{key}:processes")
-    processes = Helpers("processes", start_s, processes_gain or float(helpers), processes_gain is not None)
+    processes = Helpers("processes", start_s, *costs.gain(f"{key}:processes", float(helpers)))
     return [threads, processes]
 
 
