@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.matrix import WARM, Case
 from bench.memory import PeakMemory
-from bench.stats import typical_log_half_width
+from bench.stats import typical_log, typical_log_half_width
 
 RUNNER = Path(__file__).with_name("runner.py")
 PRECISION = 0.02  # stop once every case's ratio to the reference is known within +-2 % (95 %)
@@ -131,12 +131,18 @@ def measure_job(
     verify_round: Callable[[Case, Path], None],
     with_ceiling: bool,
     references: dict[str, Case],
+    gate: float | None = None,
 ) -> JobMeasurement:
     """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
     every case's ratio to the reference of its start (``references``: warm, cold) is within ``PRECISION``,
     one more sweep would end past ``budget_s`` (warm-up included) or ``max_sweeps`` ran (at least
     ``min_sweeps``). ``verify_round`` checks each
-    round's files before they are removed; a case whose round fails is measured no more, its error kept."""
+    round's files before they are removed; a case whose round fails is measured no more, its error kept.
+
+    With two sides and ``gate`` (a threshold in %), the sweeps serve the gate instead: they go on until every
+    case's change from the baseline side to this one is known to lie above or below the threshold, within a
+    budget of ``budget_s`` per side. A case far from it is decided in a few sweeps; one near it, which is
+    where a verdict could go either way, gets the sweeps."""
     job = cases[0].job
     rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
     concurrencies = sorted({case.workers for case in cases})
@@ -188,6 +194,7 @@ def measure_job(
     # An item of a sweep: one case on every side that runs it, the sides back to back in a random order, so
     # that the gate compares two commits' rounds measured moments apart; or None, the job's ceiling.
     items: list[Case | None] = list(cases)
+    budget = budget_s * len(sides) if gate is not None else budget_s
     start = time.monotonic()
     for case in cases:
         for side in sides:
@@ -200,7 +207,12 @@ def measure_job(
         now = time.monotonic()
         next_end = now + (now - sweeping) / max(sweeps, 1)  # when one more sweep would end
         if sweeps >= min_sweeps and (
-            next_end - start > budget_s or _precise(rounds, sides, cases, references)
+            next_end - start > budget
+            or (
+                _decided(rounds, sides, cases, gate)
+                if gate is not None and len(sides) == 2
+                else _precise(rounds, sides, cases, references)
+            )
         ):
             break
         order.shuffle(items)
@@ -231,6 +243,23 @@ def _precise(
         for case, reference in pairs
         if case.error is None and reference.error is None
     )
+
+
+def _decided(
+    rounds: dict[tuple[str, str], Rounds], sides: list[Side], cases: list[Case], gate: float
+) -> bool:
+    """Whether every case's typical change from the baseline side to this one is known (95 %) to lie above or
+    below ``gate`` %: the gate's verdict on it would not change with more sweeps."""
+    current, baseline = sides
+    limit = math.log1p(gate / 100)
+    for case in cases:
+        new, old = rounds.get((current.name, case.id)), rounds.get((baseline.name, case.id))
+        if case.is_control or new is None or old is None or new.error or old.error or len(new.seconds) < 3:
+            continue
+        logs = _logs(new.seconds, old.seconds)
+        if abs(float(typical_log(logs)) - limit) <= typical_log_half_width(logs):
+            return False
+    return True
 
 
 def _logs(case: list[float], reference: list[float]) -> list[float]:

@@ -74,6 +74,7 @@ class Measurements:
                 max_sweeps=settings.max_rounds if self.timed else 1,
                 budget_s=settings.budget_s, verify_round=verify_round,
                 with_ceiling=self.timed and self.sides[0].about["api"] >= 2, references=references,
+                gate=settings.gate,
             )  # fmt: skip
         return self.jobs[name]
 
