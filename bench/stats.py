@@ -42,17 +42,26 @@ def typical_log_half_width(logs: list[float]) -> float:
 def bootstrap_interval(
     samples: tuple[list[float], ...], statistic: Callable[..., Any], resamples: int, paired: bool = False
 ) -> tuple[float, float]:
-    """The percentile bootstrap interval (``CONFIDENCE``) of ``statistic(*samples, axis=-1)``, each sample
-    resampled on its own, or with ``paired`` the same sweeps of every sample together; seeded, so the same
-    rounds always give the same interval."""
-    import numpy as np
-    from scipy.stats import bootstrap
+    """The expanded percentile bootstrap interval (``CONFIDENCE``) of ``statistic(*samples, axis=-1)``, each
+    sample resampled on its own, or with ``paired`` the same sweeps of every sample together; seeded, so the
+    same rounds always give the same interval.
 
+    A plain percentile interval over few sweeps is too narrow (over 3 sweeps it holds the truth about 3 times
+    in 4, not 19 in 20): its level is widened as Student's t widens a normal interval for ``n`` values
+    (Hesterberg, "What teachers should know about the bootstrap", 2015). From 20 sweeps on, little changes.
+    """
+    import numpy as np
+    from scipy.stats import bootstrap, norm, t
+
+    n = min(len(sample) for sample in samples)
+    if n < 2:
+        return -np.inf, np.inf
+    widened = np.sqrt(n / (n - 1)) * t.ppf((1 + CONFIDENCE) / 2, n - 1)
     interval = bootstrap(
         samples,
         statistic,
         n_resamples=resamples,
-        confidence_level=CONFIDENCE,
+        confidence_level=min(float(2 * norm.cdf(widened) - 1), 1 - 2 / resamples),  # the widest it can give
         method="percentile",
         vectorized=True,
         paired=paired,

@@ -67,9 +67,9 @@ def test_quick_strategies_are_those_that_can_win_on_a_small_machine() -> None:
 
 
 def test_quick_profile() -> None:
-    """quick: a CSV job (24 files), a 256 KiB job (256 files) into the page cache and a durable job (512
+    """quick: a CSV job (24 files), a 256 KiB job (256 files) into the page cache and a durable job (128
     atomic files of 64 KiB); each opens with its one control and sequential, then every other quick strategy
-    at as many workers as CPUs, then the cold cases; at least 5 sweeps, at most 25, 18 s of sweeps per job."""
+    at as many workers as CPUs, then the cold cases; at least 3 sweeps, at most 40, 32 s per job."""
     settings = read_settings({})
     assert settings.profile == "quick" and settings.gate is None and settings.notes == ()
     assert (settings.rounds, settings.max_rounds, settings.budget_s) == (3, 40, 32.0)
@@ -78,7 +78,7 @@ def test_quick_profile() -> None:
     first = {case.job.name: case.job for case in settings.cases}
     assert first["csv-none"].workload == CsvWorkload() and first["csv-none"].files == 24
     assert first["256KiB-none"].workload == PayloadWorkload(256 * 1024) and first["256KiB-none"].files == 256
-    assert first["64KiB-atomic"].workload == PayloadWorkload(64 * 1024) and first["64KiB-atomic"].files == 512
+    assert first["64KiB-atomic"].workload == PayloadWorkload(64 * 1024) and first["64KiB-atomic"].files == 128
     assert [job.durability for job in first.values()] == ["none", "none", "atomic"]
 
 
