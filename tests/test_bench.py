@@ -490,9 +490,7 @@ def test_the_gate_compares_with_a_baseline_checkout_in_the_same_run(tmp_path: Pa
     assert slower.returncode == 1, slower.stdout + slower.stderr
     assert f"threads-w2-{GATED_JOB}" in regressed(slower.stdout)
     assert all(case.startswith("threads-") for case in regressed(slower.stdout))
-    faster = run_bench(
-        *GATED, TEST_GATE, "--fileio-baseline", str(slow), storage=tmp_path / "history-2"
-    )
+    faster = run_bench(*GATED, TEST_GATE, "--fileio-baseline", str(slow), storage=tmp_path / "history-2")
     assert faster.returncode == 0, faster.stdout + faster.stderr
     row = next(line for line in faster.stdout.splitlines() if line.startswith(f"threads-w2-{GATED_JOB} "))
     assert row.endswith("faster"), faster.stdout
