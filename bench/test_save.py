@@ -27,11 +27,17 @@ def expected(workload: Workload | ControlWorkload, files: int) -> dict[str, dict
     """What ``verify`` compares a round with, made once per job (and once for its control) and shared by its
     cases: the files' bytes where they fit in ``KEPT_BYTES``, else their digests."""
     if (workload, files) not in _EXPECTED:
-        contents = {file_id: workload.data(file_id) for file_id in range(files)}
-        if sum(map(len, contents.values())) <= KEPT_BYTES:
-            _EXPECTED[workload, files] = {"contents": contents}
+        contents: dict[int, bytes] = {}
+        kept = 0
+        for file_id in range(files):
+            contents[file_id] = workload.data(file_id)
+            kept += len(contents[file_id])
+            if kept > KEPT_BYTES:  # too much to hold: digests instead, the memory given back at once
+                contents.clear()
+                _EXPECTED[workload, files] = {"digests": expected_digests(range(files), workload)}
+                break
         else:
-            _EXPECTED[workload, files] = {"digests": expected_digests(range(files), workload)}
+            _EXPECTED[workload, files] = {"contents": contents}
     return _EXPECTED[workload, files]
 
 

@@ -494,3 +494,15 @@ def test_the_gate_compares_with_a_baseline_checkout_in_the_same_run(tmp_path: Pa
     assert faster.returncode == 0, faster.stdout + faster.stderr
     row = next(line for line in faster.stdout.splitlines() if line.startswith(f"threads-w2-{GATED_JOB} "))
     assert row.endswith("faster"), faster.stdout
+
+
+def test_a_round_is_verified_against_kept_bytes_or_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job's expected bytes are kept while they fit in KEPT_BYTES (compared directly); past it, only their
+    digests are, so the bench never holds an oversized job in memory."""
+    from bench import test_save
+
+    workload = fileio.PayloadWorkload(64)
+    monkeypatch.setattr(test_save, "_EXPECTED", {})
+    monkeypatch.setattr(test_save, "KEPT_BYTES", 4 * 64)
+    assert test_save.expected(workload, 4) == {"contents": {i: workload.data(i) for i in range(4)}}
+    assert test_save.expected(workload, 5) == {"digests": fileio.expected_digests(range(5), workload)}
