@@ -154,3 +154,60 @@ def test_a_strategy_without_workers_refuses_a_pool(tmp_path: Path) -> None:
     with WarmPool(workers=1) as pool, pytest.raises(ValueError, match="'threads' cannot run on a WarmPool"):
         STRATEGIES["threads"](tmp_path / "out", range(3), workers=1, pool=pool)
     assert not (tmp_path / "out").exists()
+
+
+TRIAL_SCRIPT = """
+    import json, os, sys, threading, time
+    from fileio import STRATEGIES, PayloadWorkload, costs
+    from fileio.strategies.auto import helper_count
+
+    class Timed(PayloadWorkload):
+        # Making a file's bytes sleeps on helper threads only (where they lose), or everywhere (where they
+        # win, sleeping in parallel).
+        def data(self, file_id):
+            on_main = threading.current_thread() is threading.main_thread()
+            if not on_main or sys.argv[2] == "everywhere":
+                time.sleep(0.0005)
+            saved_by.append((file_id, on_main))
+            return super().data(file_id)
+
+    if __name__ == "__main__":
+        directory, files, saved_by = sys.argv[1], 1000, []
+        workload = Timed(4096)
+        helpers = helper_count(2, files, "none", 2)
+        key = costs.gain_key(directory, workload, 4096, "none", helpers)
+        for _ in range(costs.KEPT):  # this machine "knows" threads to pay, and processes not to
+            costs.remember(f"{key}:threads", 3.0)
+            costs.remember(f"{key}:processes", 0.5)
+        STRATEGIES["auto"](directory, range(files), workers=2, workload=workload)
+        [cache] = os.listdir(os.environ["FILEIO_CACHE_DIR"])
+        with open(os.path.join(os.environ["FILEIO_CACHE_DIR"], cache)) as file:
+            figures = dict(line.split(maxsplit=1) for line in file)
+        threads = [float(value) for value in figures[f"{key}:threads"].split()]
+        print(json.dumps({"saved_by": saved_by, "threads": threads}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers cannot help on one CPU")
+@pytest.mark.parametrize("slow", ["on-helpers", "everywhere"])
+def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
+    slow: str, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the cached figures say threads pay, auto gives them a trial share of the files. Where they turn
+    out slower than the caller alone, the caller takes the rest back, and the loss is what the next save
+    weighs; where they pay, they save the rest."""
+    monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "out").mkdir()
+    done = run_python(TRIAL_SCRIPT, str(tmp_path / "out"), slow)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    on_helpers = sorted(file_id for file_id, on_main in result["saved_by"] if not on_main)
+    assert len(result["saved_by"]) == 1000 and on_helpers
+    if slow == "on-helpers":
+        # The trial: one run of ids on the helpers, then the caller again, to the last file.
+        assert on_helpers == list(range(on_helpers[0], on_helpers[-1] + 1))
+        assert on_helpers[-1] < 500 and [on_main for _, on_main in result["saved_by"][-400:]] == [True] * 400
+        assert result["threads"][-1] < 1  # the loss, for the next save to weigh
+    else:
+        assert len(on_helpers) > 900 and result["threads"][-1] > 1
+    verify(tmp_path / "out", range(1000), PayloadWorkload(4096))

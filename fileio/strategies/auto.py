@@ -18,11 +18,13 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   the making of the bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky
   measurement (a file or two timed alone, on a busy machine) cannot then stop helpers from being tried again.
 
-A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
-caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
-each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not start
-safely (a fork server would re-import a main program without its ``__main__`` guard), only threads are
-weighed.
+Threads, once chosen, first save a trial share of the files: where they turn out slower than the caller alone
+(small files, whose every write hands the GIL over), the caller takes the rest back and may yet choose worker
+processes; the loss is what the next save weighs. A save that helpers cannot speed up, or that is over before
+they would pay for themselves, stays in the caller: ``sequential``, with no start-up at all. There are
+``min(workers, CPUs)`` helpers, or ``workers`` when each file is fsync'd (the writes then wait on the disk,
+not a CPU). Where worker processes could not start safely (a fork server would re-import a main program
+without its ``__main__`` guard), only threads are weighed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.25
 EXPLORE_SHARE = 0.25
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
+# The threads' trial: what the caller alone would save in TRIAL_SECONDS, and at least so many files a thread;
+# none where that is over TRIAL_SHARE of the files left (the save is nearly over).
+TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.005, 8, 0.5
 
 
 @dataclass(frozen=True)
@@ -93,15 +98,18 @@ def threads_first_guess(write_share: float, threads: int) -> float:
     return 1 / (1 - write_share + write_share / threads)
 
 
-def _options(job: Job, key: str, helpers: int, write_share: float, can_fork: bool) -> list[Helpers]:
+def _options(
+    job: Job, key: str, helpers: int, write_share: float, can_fork: bool, tried: dict[str, float]
+) -> list[Helpers]:
     """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them (``key``:
-    :func:`fileio.costs.gain_key`); no worker processes where ``can_fork`` is false and they would re-import
-    a main program that cannot be."""
-    threads = Helpers(
-        "threads",
-        costs.expected_start("threads"),
-        *costs.gain(f"{key}:threads", threads_first_guess(write_share, helpers)),
+    :func:`fileio.costs.gain_key`), or what this save measured (``tried``); no worker processes where
+    ``can_fork`` is false and they would re-import a main program that cannot be."""
+    threads_gain = (
+        (tried["threads"], True)
+        if "threads" in tried
+        else costs.gain(f"{key}:threads", threads_first_guess(write_share, helpers))
     )
+    threads = Helpers("threads", costs.expected_start("threads"), *threads_gain)
     if job.pool is not None and job.pool.running:
         start_s = 0.0
     elif job.pool is None and not can_fork:
@@ -115,43 +123,74 @@ def _options(job: Job, key: str, helpers: int, write_share: float, can_fork: boo
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save in this thread until the files left warrant helpers, then bring in the best."""
+    """Save in this thread until the files left warrant helpers, then bring in the best. Threads first save a
+    trial share: where they turn out slower than the caller alone, the caller goes on (and may yet choose
+    processes)."""
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     if job.pool is not None:
         helpers = min(helpers, job.pool.workers)
     times: list[float] = []
     writing_s = 0.0
     key, can_fork = "", True
-    chosen, next_look, first = None, FIRST_FILES, perf_counter()
-    for file_id in ids:
-        began = perf_counter()
-        data = job.generate(file_id)
-        made = perf_counter()
-        nbytes = job.write(file_id, data)
-        times.append(perf_counter() - began)
-        writing_s += times[-1] - (made - began)
-        on_saved(file_id, nbytes)
-        early = next_look == FIRST_FILES and perf_counter() - first >= FIRST_LOOK_S  # slow files: look now
-        if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
-            continue
-        next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
-        if not key:  # once: the filesystem and the main program do not change during the save
-            key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
-            can_fork = costs.start_method() == "fork" or main_module_problem("auto") is None
-        seconds_per_file = costs.median(times[1:][-WINDOW:])
-        options = _options(job, key, helpers, writing_s / sum(times), can_fork)
-        if (chosen := best_helpers(seconds_per_file, len(ids) - len(times), options)) is not None:
-            break
-    rest = ids[len(times) :]
-    if chosen is None or not rest:
+    tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
+    position, next_look, first = 0, FIRST_FILES, perf_counter()
+    while position < len(ids):
+        chosen = None
+        for file_id in ids[position:]:
+            began = perf_counter()
+            data = job.generate(file_id)
+            made = perf_counter()
+            nbytes = job.write(file_id, data)
+            times.append(perf_counter() - began)
+            writing_s += times[-1] - (made - began)
+            position += 1
+            on_saved(file_id, nbytes)
+            early = (
+                next_look == FIRST_FILES and perf_counter() - first >= FIRST_LOOK_S
+            )  # slow files: look now
+            if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
+                continue
+            next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
+            if not key:  # once: the filesystem and the main program do not change during the save
+                key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
+                can_fork = costs.start_method() == "fork" or main_module_problem("auto") is None
+            options = _options(job, key, helpers, writing_s / sum(times), can_fork, tried)
+            if (chosen := best_helpers(_seconds_per_file(times), len(ids) - position, options)) is not None:
+                break
+        if chosen is None or position == len(ids):
+            return
+        rest = ids[position:]
+        if chosen.kind == "threads" and "threads" not in tried:
+            trial = rest[
+                : max(TRIAL_FILES_PER_WORKER * helpers, int(TRIAL_SECONDS / _seconds_per_file(times)))
+            ]
+            if len(trial) <= len(rest) * TRIAL_SHARE:
+                tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key)
+                position += len(trial)
+                if tried["threads"] < 1:
+                    continue
+                rest = ids[position:]
+        _help(job, chosen.kind, rest, helpers, on_saved, times, key)
         return
-    # What the helpers gave, start-up and all, for the next save to weigh.
-    alone_s = len(rest) * costs.median(times[1:][-WINDOW:])
+
+
+def _seconds_per_file(times: list[float]) -> float:
+    """The caller's seconds per file in this save: the median of the last WINDOW files but the first."""
+    return costs.median(times[1:][-WINDOW:])
+
+
+def _help(
+    job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, times: list[float], key: str
+) -> float:
+    """Save ``ids`` with ``helpers`` helpers of ``kind``; return how many times faster than the caller alone
+    they were, start-up and all, and keep it for the next save to weigh where the span was long enough to
+    time."""
+    alone_s = len(ids) * _seconds_per_file(times)
     began = perf_counter()
-    if chosen.kind == "threads":
-        run_threads(job.save, rest, helpers, on_saved)
+    if kind == "threads":
+        run_threads(job.save, ids, helpers, on_saved)
     else:
-        kind = (
+        start = (
             "running" if job.pool is not None and job.pool.running else costs.start_kind(costs.start_method())
         )
         loaded = "fileio.pools" in sys.modules
@@ -159,12 +198,14 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
 
         if not loaded:
             costs.remember("start:import", perf_counter() - began)
-        ready_after = run_batches(save_each, job, rest, helpers, on_saved, task_size(len(rest), helpers))
+        ready_after = run_batches(save_each, job, ids, helpers, on_saved, task_size(len(ids), helpers))
         if ready_after is not None:
-            costs.remember(f"start:{kind}", ready_after)
+            costs.remember(f"start:{start}", ready_after)
     elapsed = perf_counter() - began
-    if len(rest) >= LEARN_FILES_PER_WORKER * helpers and elapsed >= LEARN_SECONDS:
-        costs.remember(f"{key}:{chosen.kind}", alone_s / elapsed)
+    gain = alone_s / elapsed
+    if len(ids) >= LEARN_FILES_PER_WORKER * helpers and elapsed >= LEARN_SECONDS:
+        costs.remember(f"{key}:{kind}", gain)
+    return gain
 
 
 STRATEGY = Strategy(
