@@ -20,8 +20,9 @@ from bench.stats import CONFIDENCE, bootstrap_interval, typical_ratio
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
 RESAMPLES = 2000
-# A fastest case whose speed-up is known no better than this (interval high / low) was not resolved from the
-# machine's noise within the run's budget.
+# A fastest case whose speed-up is known no better than this (interval high / low), and whose interval reaches
+# 1, was not resolved from the machine's noise within the run's budget: the run can neither say that it beats
+# sequential nor that it does not: nothing to act on. (A wide interval above 1 still says "use it".)
 RESOLVED = 1.20
 
 
@@ -116,12 +117,12 @@ def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
     reliable = True
     if "sequential" in by_strategy:
         speedup, low, high = _paired_ratio(by_strategy["sequential"].rounds, fastest.rounds)
-        reliable = high <= low * RESOLVED
+        reliable = low > 1.0 or high <= low * RESOLVED
     if not reliable:
         notes.append(
-            f"the speed-up is known only within {low:.2f}-{high:.2f}x: the machine's noise was not resolved "
-            "in "
-            "this run's budget; benchmark on a tmpfs (--fileio-dir) or with more sweeps (--fileio-rounds)"
+            f"the speed-up is known only within {low:.2f}-{high:.2f}x, so whether {fastest.name} beats "
+            "sequential at all was not resolved from the machine's noise in this run's budget; benchmark on "
+            "a tmpfs (--fileio-dir) or with more sweeps (--fileio-rounds)"
         )
     efficiency = efficiency_low = efficiency_high = None
     if fastest.ceilings:

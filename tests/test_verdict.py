@@ -9,6 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.verdict import RESOLVED, Job, judge, line, read_cases, recommendation, report, verdicts
 
 QUIET = [1.00, 1.02, 0.98, 1.01, 0.99, 1.00]  # one case's spread over six sweeps on a quiet machine
@@ -140,23 +142,46 @@ def test_overlapping_cases_are_ties(tmp_path: Path) -> None:
 
 
 def test_an_unresolved_speedup_marks_the_job_unreliable(tmp_path: Path) -> None:
-    """A fastest case whose speed-up over sequential swings from 1.2x to 3x between sweeps: its interval is
-    wider than RESOLVED allows, so the verdict is unreliable and its note says what to do."""
+    """A fastest case whose speed-up over sequential swings from 0.8x to 1.6x between sweeps: its interval
+    reaches 1 and is wider than RESOLVED allows, so the run cannot say whether it beats sequential; the
+    verdict is unreliable and its note says what to do."""
     run = {
         "fileio": {"profile": "quick"},
         "benchmarks": [
             bench("sequential-w1", [1.0] * 6),
-            bench("threads-w2", [1 / 1.2, 1 / 3.0, 1 / 1.5, 1 / 2.6, 1 / 1.3, 1 / 2.8]),
+            bench("threads-w2", [1 / 0.8, 1 / 1.6, 1 / 0.9, 1 / 1.5, 1 / 0.85, 1 / 1.55]),
         ],
     }
     [verdict] = verdicts(saved(tmp_path, run))
     assert verdict.fastest == "threads w2" and not verdict.reliable
-    assert verdict.high > verdict.low * RESOLVED
+    assert verdict.low < 1 < verdict.high and verdict.high > verdict.low * RESOLVED
     lines = report([verdict])
     assert lines[1].endswith("[UNRELIABLE]")
     interval = f"{verdict.low:.2f}-{verdict.high:.2f}x"
-    assert lines[2].startswith(f"  note: the speed-up is known only within {interval}")
+    assert lines[2].startswith(f"  note: the speed-up is known only within {interval}, so whether threads w2")
     assert "--fileio-dir" in lines[2] and "--fileio-rounds" in lines[2]
+
+
+@pytest.mark.parametrize(
+    ("speedups", "reliable"),
+    [([1.2, 3.0, 1.5, 2.6, 1.3, 2.8], True), ([0.97, 1.01, 0.99, 1.02, 0.98, 1.0], True)],
+    ids=["wide-but-above-1", "narrow-around-1"],
+)
+def test_a_speedup_known_to_be_a_gain_or_none_is_reliable(
+    speedups: list[float], reliable: bool, tmp_path: Path
+) -> None:
+    """An interval that is wide (1.2x to 3x) but above 1 still says: use it, it beats sequential; one around 1
+    but narrow says it does not. Either can be acted on."""
+    run = {
+        "fileio": {"profile": "quick"},
+        "benchmarks": [
+            bench("sequential-w1", [1.0] * 6),
+            bench("threads-w2", [1 / speedup for speedup in speedups]),
+        ],
+    }
+    [verdict] = verdicts(saved(tmp_path, run))
+    assert verdict.reliable is reliable and verdict.notes == []
+    assert not report([verdict])[1].endswith("[UNRELIABLE]")
 
 
 def test_warm_and_cold_are_judged_apart(tmp_path: Path) -> None:
