@@ -7,8 +7,6 @@ uses nothing else, so that it can measure older commits too; :data:`API_VERSION`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
 from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
@@ -16,14 +14,16 @@ from fileio.workloads import (
     CsvWorkload,
     PayloadWorkload,
     ShardedWorkload,
-    Workload,
     format_size,
     load_workload,
     parse_size,
 )
 from fileio.writer import DURABILITIES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from fileio.plot import plot_run
     from fileio.probe import (
         Ceiling,
@@ -34,8 +34,10 @@ if TYPE_CHECKING:
         raw_write_seconds,
     )
     from fileio.verify import VerificationError, expected_digests, verify
+    from fileio.workload_protocol import Workload
 
-# Loaded when first used, so that `import fileio` costs a script little: measuring, plotting and verifying.
+# Loaded when first used, so that `import fileio` costs a script little: measuring, plotting, verifying, and
+# the Workload protocol (typing).
 _LAZY = {
     "plot_run": "fileio.plot",
     **dict.fromkeys(
@@ -50,6 +52,7 @@ _LAZY = {
         "fileio.probe",
     ),
     **dict.fromkeys(["VerificationError", "expected_digests", "verify"], "fileio.verify"),
+    "Workload": "fileio.workload_protocol",
 }
 
 

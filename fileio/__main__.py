@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
 
 from fileio.guards import interrupt_once
 from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
@@ -19,11 +18,16 @@ from fileio.workloads import (
     CsvWorkload,
     PayloadWorkload,
     ShardedWorkload,
-    Workload,
     load_workload,
     parse_size,
 )
 from fileio.writer import DURABILITIES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from fileio.workload_protocol import Workload
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

@@ -7,24 +7,23 @@ import collections
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fileio.job import OnSaved, SaveError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
+    from typing import Any, Protocol, TypeVar
+
+    class Cancellable(Protocol):
+        """What :func:`run_bounded` needs of a submitted task (and of a key of a dict: hashable)."""
+
+        def cancel(self) -> object: ...
+
+    Item = TypeVar("Item")
+    Task = TypeVar("Task", bound=Cancellable)
 
 POLL_SECONDS = 0.05
-
-
-class Cancellable(Protocol):
-    """What :func:`run_bounded` needs of a submitted task (and of a key of a dict: hashable)."""
-
-    def cancel(self) -> object: ...
-
-
-Item = TypeVar("Item")
-Task = TypeVar("Task", bound=Cancellable)
 
 
 def run_bounded(

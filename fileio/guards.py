@@ -11,10 +11,13 @@ import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from fileio.writer import owner_alive
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
 
 POLL_SECONDS = 0.2  # where a process cannot be waited for (no pidfd): how often to look
 

@@ -8,10 +8,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter
-from typing import TYPE_CHECKING
 
 from fileio.guards import check_main_module, interrupts_once
-from fileio.workloads import CsvWorkload, Workload, subdirectories
+from fileio.workloads import CsvWorkload, is_workload, subdirectories
 from fileio.writer import (
     DURABILITIES,
     Directories,
@@ -22,8 +21,10 @@ from fileio.writer import (
     write_file,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fileio.saver import WarmPool
+    from fileio.workload_protocol import Workload
 
 DEFAULT_WORKLOAD = CsvWorkload()
 SHOWN_IDS = 20
@@ -237,7 +238,7 @@ def check_names(workload: Workload, ids: list[int]) -> None:
 
 
 def check_workload(workload: object) -> Workload:
-    if not isinstance(workload, Workload):
+    if not is_workload(workload):
         raise TypeError(f"workload must have file_name(id) and data(id) methods, got {workload!r}")
     return workload
 

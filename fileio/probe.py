@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from time import perf_counter
 
 from fileio.bounded import split
-from fileio.workloads import CsvWorkload, PayloadWorkload, Workload, format_size
+from fileio.workload_protocol import Workload
+from fileio.workloads import CsvWorkload, PayloadWorkload, format_size
 from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, DURABILITIES, fsync_directory, open_directory
 
 MECHANISMS = ("threads", "processes")

@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from fileio.job import SaveReport, check_workers
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from fileio.pools import Workers
 
 

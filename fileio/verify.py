@@ -7,7 +7,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from fileio.workloads import Workload, subdirectories
+from fileio.workload_protocol import Workload
+from fileio.workloads import subdirectories
 from fileio.writer import owner_alive, temporary_owner
 
 SHOWN_PROBLEMS = 10

@@ -15,13 +15,14 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from fileio.guards import exit_with
 from fileio.job import Job
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # multiprocessing.connection alone costs ~20 ms to import
     from multiprocessing.connection import Connection
+    from typing import Any
 
 # Reports go in bundles, a message per file would cost as much as a small file's write; a bundle leaves when
 # it is this full or this old, and when a task ends.

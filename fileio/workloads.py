@@ -10,7 +10,12 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol, runtime_checkable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+    from fileio.workload_protocol import Workload
 
 PAYLOAD_BLOCK = 4096
 _ID_BYTES = 8
@@ -24,13 +29,9 @@ def _payload_pattern() -> bytes:
     return random.Random(0).randbytes(PAYLOAD_BLOCK)
 
 
-@runtime_checkable
-class Workload(Protocol):
-    """What every workload provides."""
-
-    def file_name(self, file_id: int) -> str: ...
-
-    def data(self, file_id: int) -> bytes: ...
+def is_workload(value: object) -> TypeGuard[Workload]:
+    """Whether ``value`` has a workload's two methods (:class:`fileio.workload_protocol.Workload`)."""
+    return callable(getattr(value, "file_name", None)) and callable(getattr(value, "data", None))
 
 
 def load_workload(spec: str) -> Workload:
@@ -43,7 +44,7 @@ def load_workload(spec: str) -> Workload:
         workload = getattr(importlib.import_module(module_name), factory_name)()
     except Exception as error:  # the user's code: whatever it raises is the message
         raise ValueError(f"{spec!r}: {type(error).__name__}: {error}") from None
-    if not isinstance(workload, Workload):
+    if not is_workload(workload):
         raise ValueError(f"{spec!r} made {workload!r}, which has no file_name(id) and data(id)")
     return workload
 
@@ -109,7 +110,7 @@ class ShardedWorkload:
     files_per_directory: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.workload, Workload):
+        if not is_workload(self.workload):
             raise TypeError(f"workload must have file_name(id) and data(id) methods, got {self.workload!r}")
         _check_count("files_per_directory", self.files_per_directory, 1)
 

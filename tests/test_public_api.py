@@ -65,3 +65,21 @@ def test_missing_optional_dependency_is_named() -> None:
         "strategy 'asyncio' needs no_such_module_for_fileio: pip install no_such_module_for_fileio"
     )
     assert fileio.STRATEGIES["sequential"].unavailable_reason is None
+
+
+def test_import_fileio_leaves_the_extras_unloaded(run_python) -> None:
+    """``import fileio`` loads neither typing (the Workload protocol) nor what measuring, plotting,
+    verifying or worker processes need; ``fileio.Workload`` loads when first used, and checks a workload
+    structurally."""
+    done = run_python(
+        """
+        import sys
+        import fileio
+        extras = ("typing", "multiprocessing", "fileio.probe", "fileio.plot", "fileio.verify", "fileio.pools",
+                  "concurrent.futures", "asyncio", "numpy")
+        print(sorted(m for m in extras if m in sys.modules))
+        print(isinstance(fileio.CsvWorkload(), fileio.Workload), isinstance(object(), fileio.Workload))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True False"]

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
     from distributed import Client
 

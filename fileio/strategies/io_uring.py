@@ -14,19 +14,20 @@ and when two processes import it at once."""
 from __future__ import annotations
 
 import errno
-import importlib
-import importlib.util
 import os
 import sys
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
-from typing import Any
+from types import SimpleNamespace
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
 from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, MODE, temporary_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
 
 _OPEN, _WRITE, _FSYNC, _CLOSE = range(4)  # an operation's kind: user_data is slot * 4 + kind, slots from 1
 # From the kernel's ABI (linux/io_uring.h), which the binding does not export at its top level.
@@ -206,6 +207,8 @@ class _Ring:
 @cache
 def binding() -> SimpleNamespace:
     """liburing's ring, submission and completion functions (``io_uring_*``), loaded from its submodules."""
+    import importlib.util  # here: only a save on io_uring, in its child interpreter or its own, needs it
+
     spec = importlib.util.find_spec("liburing")
     if spec is None:
         raise ModuleNotFoundError("No module named 'liburing'", name="liburing")
@@ -239,8 +242,9 @@ def unavailable() -> str | None:
     try:
         liburing.io_uring_queue_init(1, ring)
     except OSError as error:
-        setting = Path("/proc/sys/kernel/io_uring_disabled")
-        disabled = setting.read_text().strip() if setting.exists() else "0"
+        disabled = "0"
+        with suppress(FileNotFoundError), open("/proc/sys/kernel/io_uring_disabled") as setting:
+            disabled = setting.read().strip()
         sysctl = f", kernel.io_uring_disabled = {disabled}" if disabled != "0" else ""
         return f"io_uring is unavailable ({error}{sysctl})"
     liburing.io_uring_queue_exit(ring)

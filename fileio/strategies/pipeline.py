@@ -7,10 +7,10 @@ number of threads is the bounded queue: at most that many files' data are in fli
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from fileio.job import Job, OnSaved, Strategy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
