@@ -5,7 +5,9 @@ tutorial timed whole scripts: its imports, its pool's start-up and its writes al
 same bytes under the same names as fileio does, with ``open(...).write``, and import nothing of fileio. Rounds
 run every (job, contender) once in a random order, so that a drifting disk or a busy neighbour spreads over
 all of them; the table gives each contender's median and its ratio to the best peer and to fileio's best.
-Peers whose library is not installed (joblib, mpire) are left out, and the table says so.
+Peers whose library is not installed (joblib, mpire) are left out, and the table says so. Each contender first
+runs once untimed, which compiles its bytecode (into a directory of this run, as an installed package has it);
+fileio's figures, what ``auto`` learns, start empty in every run.
 """
 
 from __future__ import annotations
@@ -123,13 +125,13 @@ def contenders(strategies: list[str], peers: list[str]) -> tuple[list[Contender]
     return chosen, missing
 
 
-def run_once(script: str, job: Job, workers: int, parent: str) -> float:
+def run_once(script: str, job: Job, workers: int, parent: str, environment: dict[str, str]) -> float:
     """Wall seconds of one fresh interpreter running ``script`` on ``job`` into a new directory."""
     target = tempfile.mkdtemp(prefix="peer-", dir=parent)
     command = [sys.executable, script, job.kind, str(job.count), str(job.size), str(workers), target]
     try:
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{script} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
@@ -152,16 +154,25 @@ def main(argv: list[str] | None = None) -> None:
     chosen, missing = contenders(args.strategies, args.peers)
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="peers-scripts-") as scripts:
+        # Every contender imports compiled bytecode, as installed packages do, also where
+        # PYTHONDONTWRITEBYTECODE is set: compiled into this directory by an untimed first run each. fileio's
+        # figures (what auto learns) start empty here, and the user's are left alone.
+        environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        environment["PYTHONPYCACHEPREFIX"] = os.path.join(scripts, "bytecode")
+        environment["FILEIO_CACHE_DIR"] = os.path.join(scripts, "fileio-cache")
         paths = {}
         for index, contender in enumerate(chosen):
             paths[contender.name] = os.path.join(scripts, f"contender_{index}.py")
             with open(paths[contender.name], "w") as file:
                 file.write(contender.source)
+            run_once(paths[contender.name], JOBS["4k"], args.workers, args.directory, environment)
         pairs = [(job, contender) for job in args.jobs for contender in chosen]
         for round_number in range(args.rounds):
             random.shuffle(pairs)
             for job, contender in pairs:
-                seconds = run_once(paths[contender.name], JOBS[job], args.workers, args.directory)
+                seconds = run_once(
+                    paths[contender.name], JOBS[job], args.workers, args.directory, environment
+                )
                 times.setdefault((job, contender.name), []).append(seconds)
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     print(

@@ -506,3 +506,26 @@ def test_a_round_is_verified_against_kept_bytes_or_digests(monkeypatch: pytest.M
     monkeypatch.setattr(test_save, "KEPT_BYTES", 4 * 64)
     assert test_save.expected(workload, 4) == {"contents": {i: workload.data(i) for i in range(4)}}
     assert test_save.expected(workload, 5) == {"digests": fileio.expected_digests(range(5), workload)}
+
+
+def test_a_side_runs_compiled_bytecode_kept_in_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A side's interpreters import fileio compiled, as pip installs it, even where PYTHONDONTWRITEBYTECODE
+    is set: its warm runner compiles into the side's cache (never into the checkout), and a cold round
+    compiles nothing again, so that no cold round times the compiler."""
+    from bench.sweep import Side
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    side = Side("current", ROOT, tmp_path / "cache")
+    try:
+        compiled = {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").rglob("*.pyc")}
+        assert {"job", "sequential"} <= {path.name.split(".")[0] for path in compiled}
+        target = tmp_path / "out"
+        request = {"op": "save", "strategy": "sequential", "workers": 1, "files": 2, "durability": "none",
+                   "job": {"kind": "payload", "size": 16}, "directory": str(target)}  # fmt: skip
+        seconds, answer = side.cold(request)
+        assert answer["files"] == 2 and seconds > 0, answer
+        assert {path: path.stat().st_mtime_ns for path in compiled} == compiled
+    finally:
+        side.close()
