@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import perf_counter
 
@@ -23,6 +22,8 @@ from fileio.writer import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from fileio.saver import WarmPool
     from fileio.workload_protocol import Workload
 
@@ -59,17 +60,28 @@ class StrategyUnavailable(RuntimeError):
     """The strategy cannot run here; the message names it, says why and how to install what it needs."""
 
 
-@dataclass
 class SaveReport:
     """What a save did: files written, bytes written, elapsed seconds, and every id's path in id order."""
 
-    files: int
-    bytes: int
-    seconds: float
-    skipped: int  # files already complete, left alone by skip_existing
-    directory: Path
-    ids: list[int] = field(repr=False)
-    workload: Workload = field(repr=False)
+    def __init__(
+        self,
+        files: int,
+        bytes: int,
+        seconds: float,
+        skipped: int,
+        directory: Path,
+        ids: list[int],
+        workload: Workload,
+    ) -> None:
+        self.files, self.bytes, self.seconds = files, bytes, seconds
+        self.skipped = skipped  # files already complete, left alone by skip_existing
+        self.directory, self.ids, self.workload = directory, ids, workload
+
+    def __repr__(self) -> str:
+        return (
+            f"SaveReport(files={self.files}, bytes={self.bytes}, seconds={self.seconds!r}, "
+            f"skipped={self.skipped}, directory={self.directory!r})"
+        )
 
     @property
     def paths(self) -> list[Path]:
@@ -86,17 +98,23 @@ class SaveReport:
         return self.files / self.seconds if self.seconds else float("inf")
 
 
-@dataclass(frozen=True)
 class Job:
     """Where and how to save: picklable, so workers in any process can do their share. Files are written
     only by a job from :meth:`opened`, which holds this process's descriptors of the directories."""
 
-    directory: str
-    workload: Workload
-    durability: str
-    owner: str  # the saving process, named in temporaries (fileio.writer.owner_token)
-    directories: Directories | None = field(default=None, compare=False, repr=False)
-    pool: WarmPool | None = field(default=None, compare=False, repr=False)  # the caller's, for its workers
+    def __init__(
+        self,
+        directory: str,
+        workload: Workload,
+        durability: str,
+        owner: str,
+        directories: Directories | None = None,
+        pool: WarmPool | None = None,
+    ) -> None:
+        self.directory, self.workload, self.durability = directory, workload, durability
+        self.owner = owner  # the saving process, named in temporaries (fileio.writer.owner_token)
+        self.directories = directories
+        self.pool = pool  # the caller's, for its workers
 
     def __getstate__(self) -> dict[str, object]:
         # Descriptors are per process, each opens its own; a pool is the caller's.
@@ -108,7 +126,7 @@ class Job:
         writes until the block ends; the descriptors are closed then."""
         directories = Directories(self.directory)
         try:
-            yield replace(self, directories=directories)
+            yield Job(self.directory, self.workload, self.durability, self.owner, directories, self.pool)
         finally:
             directories.close()
 
@@ -252,7 +270,6 @@ def check_durability(durability: object) -> str:
 Body = Callable[[Job, list[int], int, OnSaved], None]
 
 
-@dataclass(frozen=True)
 class Strategy:
     """One way to save many files, called with the signature every strategy shares.
 
@@ -260,17 +277,38 @@ class Strategy:
     caller's process for each file; the strategy around it checks the arguments, reports and cleans up.
     """
 
-    name: str
-    description: str  # one line: what it does
-    body: Body = field(repr=False, compare=False)
-    requires: str | None = None  # an optional module the body imports, installed with ``pip install NAME``
-    starts_processes: bool = False  # whether it runs worker processes
-    takes_pool: bool = False  # whether its worker processes can be a WarmPool's (``pool=``)
-    optional_processes: bool = False  # it saves on threads where worker processes could not start safely
-    install: str | None = None  # how to install ``requires``, when not ``pip install NAME``
-    # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None. A
-    # module-level function that loads ``requires`` itself: it runs in a child interpreter.
-    available: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        body: Body,
+        *,
+        requires: str | None = None,
+        starts_processes: bool = False,
+        takes_pool: bool = False,
+        optional_processes: bool = False,
+        install: str | None = None,
+        available: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.name = name
+        self.description = description  # one line: what it does
+        self.body = body
+        self.requires = requires  # an optional module the body imports, installed with ``pip install NAME``
+        self.starts_processes = starts_processes  # whether it runs worker processes
+        self.takes_pool = takes_pool  # whether its worker processes can be a WarmPool's (``pool=``)
+        # it saves on threads where worker processes could not start safely
+        self.optional_processes = optional_processes
+        self.install = install  # how to install ``requires``, when not ``pip install NAME``
+        # once ``requires`` is there: why the system cannot run it (the kernel lacks a feature), or None. A
+        # module-level function that loads ``requires`` itself: it runs in a child interpreter.
+        self.available = available
+
+    def __repr__(self) -> str:
+        return f"Strategy({self.name!r}, {self.description!r})"
+
+    def replace(self, **changes: Any) -> Strategy:
+        """This strategy with some of its fields (the arguments it was made with) changed."""
+        return Strategy(**{**vars(self), **changes})
 
     @property
     def unavailable_reason(self) -> str | None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
+
+from fileio.values import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,17 +57,16 @@ def _check_count(name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
-@dataclass(frozen=True)
-class CsvWorkload:
+class CsvWorkload(Value):
     """The classic CPU-bound job: ``n_lines`` lines of ``n_values`` numbers ``id + i + j``, as ASCII CSV."""
 
-    n_lines: int = 5000
-    n_values: int = 10
+    __slots__ = ("n_lines", "n_values")
     label = "csv"
 
-    def __post_init__(self) -> None:
-        _check_count("n_lines", self.n_lines, 1)
-        _check_count("n_values", self.n_values, 1)
+    def __init__(self, n_lines: int = 5000, n_values: int = 10) -> None:
+        _check_count("n_lines", n_lines, 1)
+        _check_count("n_values", n_values, 1)
+        self.n_lines, self.n_values = n_lines, n_values
 
     def file_name(self, file_id: int) -> str:
         return f"data-{file_id:04d}.csv"
@@ -77,16 +77,16 @@ class CsvWorkload:
         return "\n".join(lines).encode("ascii")
 
 
-@dataclass(frozen=True)
-class PayloadWorkload:
+class PayloadWorkload(Value):
     """Deterministic bytes of exactly ``size`` bytes per id, cheap to make, so writing dominates: a 4 KiB
     block repeated, which starts with the id (8 bytes, little-endian) and goes on with fixed random bytes."""
 
-    size: int
+    __slots__ = ("size",)
     label = "payload"
 
-    def __post_init__(self) -> None:
-        _check_count("size", self.size, 0)
+    def __init__(self, size: int) -> None:
+        _check_count("size", size, 0)
+        self.size = size
 
     def file_name(self, file_id: int) -> str:
         return f"data-{file_id:04d}.bin"
@@ -99,20 +99,19 @@ class PayloadWorkload:
         return block * repeats + block[:rest]
 
 
-@dataclass(frozen=True)
-class ShardedWorkload:
+class ShardedWorkload(Value):
     """Another workload's files, ``files_per_directory`` consecutive ids to a subdirectory: ids 0-999 in
     ``00000/``, 1000-1999 in ``00001/``, ... (with 1000). Where creating files in one directory is what limits
     parallel writers (``fileio probe`` shows it: "procs, dir each" against "processes"), a strategy that gives
     each worker a contiguous batch of ids, such as ``process_batches``, then writes a directory per worker."""
 
-    workload: Workload
-    files_per_directory: int
+    __slots__ = ("workload", "files_per_directory")
 
-    def __post_init__(self) -> None:
-        if not is_workload(self.workload):
-            raise TypeError(f"workload must have file_name(id) and data(id) methods, got {self.workload!r}")
-        _check_count("files_per_directory", self.files_per_directory, 1)
+    def __init__(self, workload: Workload, files_per_directory: int) -> None:
+        if not is_workload(workload):
+            raise TypeError(f"workload must have file_name(id) and data(id) methods, got {workload!r}")
+        _check_count("files_per_directory", files_per_directory, 1)
+        self.workload, self.files_per_directory = workload, files_per_directory
 
     def file_name(self, file_id: int) -> str:
         return f"{_shard_name(file_id // self.files_per_directory)}/{self.workload.file_name(file_id)}"

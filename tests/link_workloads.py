@@ -5,31 +5,31 @@ save runs."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from fileio import PayloadWorkload, ShardedWorkload
 
 
-@dataclass(frozen=True)
 class EscapingWorkload(PayloadWorkload):
     """Payloads, with ``name`` as the file name of id ``escaping`` (a name built from data, say)."""
 
-    name: str = "../escaped.bin"
-    escaping: int = 7
+    def __init__(self, size: int, name: str = "../escaped.bin", escaping: int = 7) -> None:
+        super().__init__(size)
+        self.name, self.escaping = name, escaping
 
     def file_name(self, file_id: int) -> str:
         return self.name if file_id == self.escaping else super().file_name(file_id)
 
 
-@dataclass(frozen=True)
 class LinkSwapping(ShardedWorkload):
     """A sharded workload whose ``data(trigger)`` swaps the subdirectory of ``trigger`` in ``directory`` for a
     symbolic link to ``outside``: the real one is renamed to ``SHARD.moved`` beside it, inside the save
     directory, and the link takes its name. Once, in whichever process makes that id."""
 
-    directory: str = ""
-    outside: str = ""
-    trigger: int = 0
+    def __init__(
+        self, workload: PayloadWorkload, files_per_directory: int, directory: str, outside: str, trigger: int
+    ) -> None:
+        super().__init__(workload, files_per_directory)
+        self.directory, self.outside, self.trigger = directory, outside, trigger
 
     def data(self, file_id: int) -> bytes:
         if file_id == self.trigger:

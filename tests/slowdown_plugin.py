@@ -7,7 +7,6 @@ call of strategy NAME then spins the CPU for FRACTION of its own duration. Nothi
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 
@@ -25,4 +24,4 @@ def slower(*args: object) -> None:
         pass
 
 
-fileio.STRATEGIES[name] = dataclasses.replace(original, body=slower)
+fileio.STRATEGIES[name] = original.replace(body=slower)

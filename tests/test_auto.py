@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import bytes_written, worker_processes
@@ -18,24 +18,28 @@ THREADS = Helpers("threads", start_s=0.0005, gain=1.8, measured=True)
 FORKED = Helpers("processes", start_s=0.025, gain=2.0, measured=True)
 
 
+def changed(option: Helpers, **changes: Any) -> Helpers:
+    return Helpers(**{**{name: getattr(option, name) for name in Helpers.__slots__}, **changes})
+
+
 @pytest.mark.parametrize(
     ("seconds_per_file", "files_left", "options", "expected"),
     [
-        pytest.param(5e-3, 200, [replace(THREADS, gain=1.02), FORKED], "processes", id="csv-files"),
+        pytest.param(5e-3, 200, [changed(THREADS, gain=1.02), FORKED], "processes", id="csv-files"),
         pytest.param(2e-5, 100, [THREADS, FORKED], None, id="a-few-small-files"),
         pytest.param(
-            2e-5, 4000, [replace(THREADS, gain=0.9), FORKED], None, id="small-files-fork-costs-more"
+            2e-5, 4000, [changed(THREADS, gain=0.9), FORKED], None, id="small-files-fork-costs-more"
         ),
-        pytest.param(2e-5, 40000, [replace(THREADS, gain=0.9), FORKED], "processes", id="many-small-files"),
-        pytest.param(1.5e-4, 1000, [THREADS, replace(FORKED, gain=1.9)], "threads", id="large-files"),
-        pytest.param(2e-5, 100, [replace(FORKED, start_s=0.0)], "processes", id="a-running-warm-pool"),
+        pytest.param(2e-5, 40000, [changed(THREADS, gain=0.9), FORKED], "processes", id="many-small-files"),
+        pytest.param(1.5e-4, 1000, [THREADS, changed(FORKED, gain=1.9)], "threads", id="large-files"),
+        pytest.param(2e-5, 100, [changed(FORKED, start_s=0.0)], "processes", id="a-running-warm-pool"),
         pytest.param(
-            1e-3, 1000, [replace(THREADS, gain=0.95), replace(FORKED, gain=1.0)], None, id="no-gain"
+            1e-3, 1000, [changed(THREADS, gain=0.95), changed(FORKED, gain=1.0)], None, id="no-gain"
         ),
         pytest.param(
             1.5e-4,
             1000,
-            [replace(THREADS, measured=False), replace(FORKED, gain=2.2)],
+            [changed(THREADS, measured=False), changed(FORKED, gain=2.2)],
             "threads",
             id="untried",
         ),

@@ -43,7 +43,7 @@ GATED_JOB = "256KiB-none"
 TEST_GATE = "--fileio-gate=50"
 # Appended to a copy of fileio/__init__.py: that checkout's threads strategy spins 9x its time after saving.
 SLOWDOWN = """
-import dataclasses, time
+import time
 _original = STRATEGIES["threads"]
 
 
@@ -55,7 +55,7 @@ def _slower(*args):
         pass
 
 
-STRATEGIES["threads"] = dataclasses.replace(_original, body=_slower)
+STRATEGIES["threads"] = _original.replace(body=_slower)
 """
 
 
@@ -306,7 +306,7 @@ def test_plot_of_a_real_run(tmp_path: Path) -> None:
 
 
 CORRUPTING = """
-import dataclasses, fileio
+import fileio
 original = fileio.STRATEGIES["threads"]
 
 
@@ -315,7 +315,7 @@ def corrupt(job, ids, workers, on_saved):
     job.path(ids[0]).write_bytes(b"corrupt")
 
 
-fileio.STRATEGIES["threads"] = dataclasses.replace(original, body=corrupt)
+fileio.STRATEGIES["threads"] = original.replace(body=corrupt)
 """
 
 

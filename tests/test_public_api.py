@@ -58,9 +58,7 @@ def test_strategies_show_their_real_signature() -> None:
 
 def test_missing_optional_dependency_is_named() -> None:
     """A strategy whose optional module is missing says which and how to install it."""
-    import dataclasses
-
-    strategy = dataclasses.replace(fileio.STRATEGIES["asyncio"], requires="no_such_module_for_fileio")
+    strategy = fileio.STRATEGIES["asyncio"].replace(requires="no_such_module_for_fileio")
     assert strategy.unavailable_reason == (
         "strategy 'asyncio' needs no_such_module_for_fileio: pip install no_such_module_for_fileio"
     )

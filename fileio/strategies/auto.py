@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from time import perf_counter
 
 from fileio import costs
@@ -56,15 +55,15 @@ LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
 TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.005, 8, 0.5
 
 
-@dataclass(frozen=True)
 class Helpers:
     """A way to bring in help: ``threads`` or ``processes``, what it takes to start, and how many times faster
     than the caller alone it saves."""
 
-    kind: str
-    start_s: float
-    gain: float
-    measured: bool  # whether ``gain`` was measured here, or is a first guess
+    __slots__ = ("kind", "start_s", "gain", "measured")
+
+    def __init__(self, kind: str, start_s: float, gain: float, measured: bool) -> None:
+        self.kind, self.start_s, self.gain = kind, start_s, gain
+        self.measured = measured  # whether ``gain`` was measured here, or is a first guess
 
     def net_s(self, seconds_per_file: float, files_left: int) -> float:
         """Seconds it would save over the caller alone on the files left, its start-up paid; below zero

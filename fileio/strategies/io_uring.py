@@ -17,7 +17,6 @@ import errno
 import os
 import sys
 from contextlib import suppress
-from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
 
@@ -36,23 +35,24 @@ _IORING_SETUP_CLAMP = 1 << 4
 _OPS_PER_FILE = 3  # at most in flight for one file: write, fsync, close
 
 
-@dataclass(eq=False)
 class _File:
     """One file in flight: what it writes, its descriptor once open, and its operations still running."""
 
-    file_id: int
-    entry: str  # its name in the save directory, as the workload gives it
-    dir_fd: int  # the directory it goes in (acquired from the job's Directories until the file is done)
-    final: str  # its name there
-    name: str  # the name written there: ``final``, or its temporary for an atomic save
-    data: bytes
-    encoded_name: bytes = b""  # the name the open in flight reads: kept alive until it completes
-    chunk: bytes = b""  # the bytes of the write in flight: kept alive until it completes
-    fd: int = -1
-    created: bool = False  # whether its open succeeded: only then is a temporary ours to remove
-    written: int = 0
-    pending: int = 0
-    error: OSError | None = None
+    def __init__(self, file_id: int, entry: str, dir_fd: int, final: str, name: str, data: bytes) -> None:
+        self.file_id, self.data = file_id, data
+        self.entry = entry  # its name in the save directory, as the workload gives it
+        self.dir_fd = (
+            dir_fd  # the directory it goes in (acquired from the job's Directories until it is done)
+        )
+        self.final = final  # its name there
+        self.name = name  # the name written there: ``final``, or its temporary for an atomic save
+        self.encoded_name = os.fsencode(name)  # what the open in flight reads: kept alive until it completes
+        self.chunk = b""  # the bytes of the write in flight: kept alive until it completes
+        self.fd = -1
+        self.created = False  # whether its open succeeded: only then is a temporary ours to remove
+        self.written = 0
+        self.pending = 0
+        self.error: OSError | None = None
 
 
 class _Ring:
@@ -112,7 +112,7 @@ class _Ring:
             return
         atomic = self.job.durability == "atomic"
         name = temporary_name(final, self.job.owner) if atomic else final
-        file = self.files[slot] = _File(file_id, entry, dir_fd, final, name, data, os.fsencode(name))
+        file = self.files[slot] = _File(file_id, entry, dir_fd, final, name, data)
         flags = CREATE_NEW if atomic else CREATE_OR_TRUNCATE
         sqe = self._queue(slot, _OPEN)
         self.uring.io_uring_prep_openat(sqe, file.encoded_name, flags, MODE, file.dir_fd)
