@@ -46,12 +46,12 @@ START_MARGIN = 2.0
 # for first touches: several times the later ones) has a successor. The seconds per file are the median of
 # the last WINDOW files but the first. Later looks come after every LOOK_GROWTH times as many files: few, and
 # cheap.
-FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.25
+FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.5
 EXPLORE_SHARE = 0.25
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
-LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.005
-# The threads' trial: what the caller alone would save in TRIAL_SECONDS, and at least so many files a thread;
-# none where that is over TRIAL_SHARE of the files left (the save is nearly over).
+LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
+# The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
+# files left, and at least so many files a thread; none where that leaves nothing to decide on.
 TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.005, 8, 0.5
 
 
@@ -98,11 +98,12 @@ def threads_first_guess(write_share: float, threads: int) -> float:
 
 
 def _options(
-    job: Job, key: str, helpers: int, write_share: float, can_fork: bool, tried: dict[str, float]
+    job: Job, key: str, helpers: int, write_share: float, method: str | None, tried: dict[str, float]
 ) -> list[Helpers]:
     """The ways to bring in ``helpers`` helpers here, with what this machine has measured of them (``key``:
-    :func:`fileio.costs.gain_key`), or what this save measured (``tried``); no worker processes where
-    ``can_fork`` is false and they would re-import a main program that cannot be."""
+    :func:`fileio.costs.gain_key`), or what this save measured (``tried``). Worker processes would start by
+    ``method`` (:func:`fileio.costs.start_method`); none where it is None: they would re-import a main program
+    that cannot be."""
     threads_gain = (
         (tried["threads"], True)
         if "threads" in tried
@@ -111,10 +112,10 @@ def _options(
     threads = Helpers("threads", costs.expected_start("threads"), *threads_gain)
     if job.pool is not None and job.pool.running:
         start_s = 0.0
-    elif job.pool is None and not can_fork:
+    elif job.pool is None and method is None:
         return [threads]
     else:
-        start_s = costs.expected_start(costs.start_kind(costs.start_method()))
+        start_s = costs.expected_start(costs.start_kind(method or costs.start_method()))
         if "fileio.pools" not in sys.modules:
             start_s += costs.expected_start("import")
     processes = Helpers("processes", start_s, *costs.gain(f"{key}:processes", float(helpers)))
@@ -130,8 +131,8 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         helpers = min(helpers, job.pool.workers)
     times: list[float] = []
     writing_s = 0.0
-    key, can_fork = "", True
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
+    key, options = "", list[Helpers]()  # weighed at the first look, again after a trial
     position, next_look, first = 0, FIRST_FILES, perf_counter()
     while position < len(ids):
         chosen = None
@@ -140,33 +141,34 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             data = job.generate(file_id)
             made = perf_counter()
             nbytes = job.write(file_id, data)
-            times.append(perf_counter() - began)
-            writing_s += times[-1] - (made - began)
+            ended = perf_counter()
+            times.append(ended - began)
+            writing_s += ended - made
             position += 1
             on_saved(file_id, nbytes)
-            early = (
-                next_look == FIRST_FILES and perf_counter() - first >= FIRST_LOOK_S
-            )  # slow files: look now
+            early = next_look == FIRST_FILES and ended - first >= FIRST_LOOK_S  # slow files: look now
             if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
                 continue
             next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
-            if not key:  # once: the filesystem and the main program do not change during the save
+            if not options:  # the filesystem, the main program and this process's threads stay as they are
                 key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
-                can_fork = costs.start_method() == "fork" or main_module_problem("auto") is None
-            options = _options(job, key, helpers, writing_s / sum(times), can_fork, tried)
+                method: str | None = costs.start_method()
+                if method != "fork" and main_module_problem("auto") is not None:
+                    method = None
+                options = _options(job, key, helpers, writing_s / sum(times), method, tried)
             if (chosen := best_helpers(_seconds_per_file(times), len(ids) - position, options)) is not None:
                 break
         if chosen is None or position == len(ids):
             return
         rest = ids[position:]
         if chosen.kind == "threads" and "threads" not in tried:
-            trial = rest[
-                : max(TRIAL_FILES_PER_WORKER * helpers, int(TRIAL_SECONDS / _seconds_per_file(times)))
-            ]
-            if len(trial) <= len(rest) * TRIAL_SHARE:
+            within = min(int(TRIAL_SECONDS / _seconds_per_file(times)), int(len(rest) * TRIAL_SHARE))
+            trial = rest[: max(TRIAL_FILES_PER_WORKER * helpers, within)]
+            if len(trial) < len(rest):
                 tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key)
                 position += len(trial)
                 if tried["threads"] < 1:
+                    options = []
                     continue
                 rest = ids[position:]
         _help(job, chosen.kind, rest, helpers, on_saved, times, key)
