@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from fileio.writer import owner_alive
 
@@ -106,7 +105,7 @@ def main_module_problem(strategy: str) -> str | None:
     path = getattr(main, "__file__", None)
     if path is None:  # python -c, an interactive session, a notebook: nothing to re-import
         return None
-    if not Path(path).is_file():
+    if not os.path.isfile(path):
         return (
             f"strategy {strategy!r} starts worker processes, which re-import the main program from its file, "
             f"and this program was read from {path}: save it as a script whose save call sits under "
@@ -118,8 +117,11 @@ def main_module_problem(strategy: str) -> str | None:
         if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
             top_level = frame
         frame = frame.f_back
-    if top_level is None or _under_main_guard(Path(path).read_text(), top_level.f_lineno):
+    if top_level is None:
         return None
+    with open(path) as main_file:
+        if _under_main_guard(main_file.read(), top_level.f_lineno):
+            return None
     return (
         f"strategy {strategy!r} was called at the top level of {path} (line {top_level.f_lineno}) without "
         '`if __name__ == "__main__":`: its worker processes re-import that script and would run the save '

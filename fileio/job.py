@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from time import perf_counter
 
 from fileio.guards import check_main_module, interrupts_once
@@ -22,16 +21,18 @@ from fileio.writer import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from fileio.saver import WarmPool
     from fileio.workload_protocol import Workload
 
+    Progress = Callable[[Path], object]
+
 DEFAULT_WORKLOAD = CsvWorkload()
 SHOWN_IDS = 20
 
 OnSaved = Callable[[int, int], None]
-Progress = Callable[[Path], object]
 
 
 class SaveError(Exception):
@@ -69,13 +70,20 @@ class SaveReport:
         bytes: int,
         seconds: float,
         skipped: int,
-        directory: Path,
+        directory: str,
         ids: list[int],
         workload: Workload,
     ) -> None:
         self.files, self.bytes, self.seconds = files, bytes, seconds
         self.skipped = skipped  # files already complete, left alone by skip_existing
-        self.directory, self.ids, self.workload = directory, ids, workload
+        self._directory, self.ids, self.workload = directory, ids, workload
+
+    @property
+    def directory(self) -> Path:
+        """The save's directory (made when asked for: pathlib would cost a script ~9 ms to import)."""
+        from pathlib import Path
+
+        return Path(self._directory)
 
     def __repr__(self) -> str:
         return (
@@ -137,6 +145,8 @@ class Job:
         return self.directories
 
     def path(self, file_id: int) -> Path:
+        from pathlib import Path  # only a save with a progress callback needs it
+
         return Path(self.file_path(file_id))
 
     def file_path(self, file_id: int) -> str:
@@ -217,19 +227,23 @@ def check_ids(ids: Iterable[int]) -> list[int]:
     return checked
 
 
-def check_directory(directory: object) -> Path:
-    """The target as a Path; it, or its nearest existing ancestor, must be a directory, and it must not be a
+def check_directory(directory: object) -> str:
+    """The target's path; it, or its nearest existing ancestor, must be a directory, and it must not be a
     symbolic link (which a save does not follow)."""
-    if not isinstance(directory, (str, os.PathLike)):
+    path = os.fspath(directory) if isinstance(directory, (str, os.PathLike)) else None
+    if not isinstance(path, str):
         raise TypeError(f"directory must be a path, got {directory!r}")
-    path = Path(directory)
-    if path.is_symlink():
+    # Without its trailing slashes, which would make the kernel follow a final symbolic link.
+    path = path.rstrip("/") or ("/" if path else ".")
+    if os.path.islink(path):
         raise ValueError(
             f"directory {path} is a symbolic link, which fileio will not follow: give the directory it leads "
             "to"
         )
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
+    existing = path
+    while not os.path.exists(existing) and os.path.dirname(existing) not in ("", existing):
+        existing = os.path.dirname(existing)
+    if os.path.exists(existing) and not os.path.isdir(existing):
         where = "is" if existing == path else f"is under {existing}, which is"
         raise ValueError(f"directory {path} {where} not a directory")
     return path
@@ -369,9 +383,8 @@ class Strategy:
         reason = self.unavailable_reason
         if reason is not None:
             raise StrategyUnavailable(reason)
-        target = check_directory(directory)
         job = Job(
-            str(target),
+            check_directory(directory),
             check_workload(workload),
             check_durability(durability),
             owner_token(),
@@ -451,8 +464,9 @@ class Strategy:
         if totals["files"] != len(todo):
             raise RuntimeError(f"strategy {self.name} saved {totals['files']} of {len(todo)} files")
         skipped = len(ids) - len(todo)
-        directory = Path(job.directory)
-        return SaveReport(totals["files"], totals["bytes"], seconds, skipped, directory, ids, job.workload)
+        return SaveReport(
+            totals["files"], totals["bytes"], seconds, skipped, job.directory, ids, job.workload
+        )
 
     @staticmethod
     def _fsync(job: Job, target: str, ids: list[int]) -> None:

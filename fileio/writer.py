@@ -18,7 +18,6 @@ import os
 import stat
 import threading
 from contextlib import suppress
-from pathlib import Path
 
 DURABILITIES = ("none", "fsync", "atomic")
 TEMP_SUFFIX = ".fileio-tmp"
@@ -68,7 +67,7 @@ def owner_alive(owner: str) -> bool:
     pid, _, started = owner.partition("-")
     if not pid.isdigit():
         return False
-    if Path("/proc/self/stat").exists():
+    if os.path.exists("/proc/self/stat"):
         return _start_time(int(pid)) == started
     try:
         os.kill(int(pid), 0)

@@ -190,13 +190,15 @@ def test_verify_names_links_and_never_follows_them(tmp_path: Path) -> None:
     assert all(f"missing: {SHARDED.file_name(i)}" in str(raised.value) for i in range(4, 8))
 
 
-def test_a_link_as_the_save_directory_is_refused(save: Strategy, tmp_path: Path) -> None:
+@pytest.mark.parametrize("slashes", ["", "/", "//"], ids=["no-slash", "a-trailing-slash", "two"])
+def test_a_link_as_the_save_directory_is_refused(save: Strategy, slashes: str, tmp_path: Path) -> None:
     """The save directory itself is opened without following a link: a link there is a ValueError, before
-    anything is written through it."""
+    anything is written through it; also when it is named with trailing slashes (which make the kernel follow
+    a final link)."""
     (tmp_path / "real").mkdir()
     (tmp_path / "out").symlink_to(tmp_path / "real", target_is_directory=True)
     with pytest.raises(ValueError, match=re.escape(f"directory {tmp_path / 'out'} is a symbolic link")):
-        save(tmp_path / "out", IDS, workers=2, workload=WORKLOAD)
+        save(f"{tmp_path / 'out'}{slashes}", IDS, workers=2, workload=WORKLOAD)
     assert os.listdir(tmp_path / "real") == []
 
 
