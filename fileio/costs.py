@@ -132,7 +132,8 @@ def gain_key(directory: str, workload: object, file_bytes: float, durability: st
 
 def gain(key: str, first_guess: float) -> tuple[float, bool]:
     """How many times faster than the caller alone helpers saved here (:func:`gain_key`): the median of the
-    last KEPT saves' figures, with ``first_guess`` in the places no save has filled yet, so that one unlucky
-    measurement cannot rule helpers out before others confirm it; and whether any save has measured it."""
+    last KEPT saves' figures and ``first_guess``, which counts as one more (one unlucky measurement cannot
+    rule helpers out: the upper of two is taken; a second one confirming it can); and whether any save has
+    measured it."""
     measured = _load().get(key, [])
-    return median([*measured, *[first_guess] * (KEPT - len(measured))]), bool(measured)
+    return median([*measured, first_guess]), bool(measured)

@@ -13,10 +13,10 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 - how many times faster than the caller alone each kind of helper saved the files it was given, start-up
   included, the last times, on this filesystem, for this kind of workload and files of this size and
   durability (in one directory, parallel writers may gain little: they share its lock). Every save with
-  helpers measures it again; the median of the last five counts. Until five saves have, a first guess fills
-  the places left: for processes, as many times as there are of them; for threads, the writes in parallel and
-  the making of the bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky
-  measurement (a file or two timed alone, on a busy machine) cannot then stop helpers from being tried again.
+  helpers measures it again; the median of the last five and a first guess counts: for processes, as many
+  times as there are of them; for threads, the writes in parallel and the making of the bytes (which holds
+  the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or two timed alone,
+  on a busy machine) cannot then stop helpers from being tried again; a second one confirming it does.
 
 Threads, once chosen, first save a trial share of the files: where they turn out slower than the caller alone
 (small files, whose every write hands the GIL over), the caller takes the rest back and may yet choose worker
@@ -132,7 +132,8 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     times: list[float] = []
     writing_s = 0.0
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
-    key, options = "", list[Helpers]()  # weighed at the first look, again after a trial
+    key = ""
+    options: list[Helpers] = []  # weighed at the first look, and again after a trial
     position, next_look, first = 0, FIRST_FILES, perf_counter()
     while position < len(ids):
         chosen = None
@@ -152,10 +153,9 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
             if not options:  # the filesystem, the main program and this process's threads stay as they are
                 key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
-                method: str | None = costs.start_method()
-                if method != "fork" and main_module_problem("auto") is not None:
-                    method = None
-                options = _options(job, key, helpers, writing_s / sum(times), method, tried)
+                method = costs.start_method()
+                usable = None if method != "fork" and main_module_problem("auto") is not None else method
+                options = _options(job, key, helpers, writing_s / sum(times), usable, tried)
             if (chosen := best_helpers(_seconds_per_file(times), len(ids) - position, options)) is not None:
                 break
         if chosen is None or position == len(ids):
