@@ -52,7 +52,7 @@ EXPLORE_SHARE = 0.25
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
 # The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
 # files left, and at least so many files a thread; none where that leaves nothing to decide on.
-TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.005, 8, 0.5
+TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.01, 8, 0.5
 
 
 class Helpers:
