@@ -170,12 +170,12 @@ TRIAL_SCRIPT = """
         def data(self, file_id):
             on_main = threading.current_thread() is threading.main_thread()
             if not on_main or sys.argv[2] == "everywhere":
-                time.sleep(0.0005)
+                time.sleep(float(sys.argv[4]))
             saved_by.append((file_id, on_main))
             return super().data(file_id)
 
     if __name__ == "__main__":
-        directory, files, saved_by = sys.argv[1], 1000, []
+        directory, files, saved_by = sys.argv[1], int(sys.argv[3]), []
         workload = Timed(4096)
         helpers = helper_count(2, files, "none", 2)
         key = costs.gain_key(directory, workload, 4096, "none", helpers)
@@ -192,25 +192,32 @@ TRIAL_SCRIPT = """
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers cannot help on one CPU")
-@pytest.mark.parametrize("slow", ["on-helpers", "everywhere"])
+@pytest.mark.parametrize(
+    ("slow", "files", "sleep_s"),
+    # Sleeps long beside what a busy machine takes from a thread: with 0.5-5 ms, beside a parallel tox run or
+    # two CPU burners, a trial read < 1x where threads win, or > 1x where they lose (a starved caller's files
+    # took milliseconds).
+    [("on-helpers", 40, 0.05), ("everywhere", 100, 0.02)],
+)
 def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
-    slow: str, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slow: str, files: int, sleep_s: float, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where the cached figures say threads pay, auto gives them a trial share of the files. Where they turn
     out slower than the caller alone, the caller takes the rest back, and the loss is what the next save
     weighs; where they pay, they save the rest."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "out").mkdir()
-    done = run_python(TRIAL_SCRIPT, str(tmp_path / "out"), slow)
+    done = run_python(TRIAL_SCRIPT, str(tmp_path / "out"), slow, str(files), str(sleep_s))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     on_helpers = sorted(file_id for file_id, on_main in result["saved_by"] if not on_main)
-    assert len(result["saved_by"]) == 1000 and on_helpers
+    assert len(result["saved_by"]) == files and on_helpers
     if slow == "on-helpers":
         # The trial: one run of ids on the helpers, then the caller again, to the last file.
         assert on_helpers == list(range(on_helpers[0], on_helpers[-1] + 1))
-        assert on_helpers[-1] < 500 and [on_main for _, on_main in result["saved_by"][-400:]] == [True] * 400
+        after = [on_main for file_id, on_main in result["saved_by"] if file_id > on_helpers[-1]]
+        assert len(after) >= files // 3 and all(after)
         assert result["threads"][-1] < 1  # the loss, for the next save to weigh
     else:
-        assert len(on_helpers) > 900 and result["threads"][-1] > 1
-    verify(tmp_path / "out", range(1000), PayloadWorkload(4096))
+        assert len(on_helpers) > 0.9 * files and result["threads"][-1] > 1
+    verify(tmp_path / "out", range(files), PayloadWorkload(4096))
