@@ -132,7 +132,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     times: list[float] = []
     writing_s = 0.0
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
-    key = ""
+    key, usable = "", None  # what the gains are filed under, and how worker processes could start
     options: list[Helpers] = []  # weighed at the first look, and again after a trial
     position, next_look, first = 0, FIRST_FILES, perf_counter()
     while position < len(ids):
@@ -151,10 +151,11 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             if helpers < 2 or len(times) < 2 or (len(times) < next_look and not early):
                 continue
             next_look = max(next_look + 1, int(next_look * LOOK_GROWTH))
-            if not options:  # the filesystem, the main program and this process's threads stay as they are
+            if not key:  # once: the filesystem, the main program and this process's threads stay as they are
                 key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
                 method = costs.start_method()
                 usable = None if method != "fork" and main_module_problem("auto") is not None else method
+            if not options:
                 options = _options(job, key, helpers, writing_s / sum(times), usable, tried)
             if (chosen := best_helpers(_seconds_per_file(times), len(ids) - position, options)) is not None:
                 break
