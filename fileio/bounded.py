@@ -8,6 +8,7 @@ import queue
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable
 
+from fileio.guards import raise_if_interrupted
 from fileio.job import OnSaved, SaveError
 
 TYPE_CHECKING = False
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     Item = TypeVar("Item")
     Task = TypeVar("Task", bound=Cancellable)
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # the longest a caller waits before it looks again: for a Ctrl-C, a stopped thread
 
 
 def run_bounded(
@@ -37,11 +38,12 @@ def run_bounded(
 ) -> None:
     """Submit every item, ``submit(item)``, with at most ``limit`` of them under way at once.
 
-    ``wait(pending)`` returns those of the pending tasks that have finished (at least one), and
-    ``on_done(item, task)`` runs for each, in this thread. When it raises :class:`SaveError` (or the items
-    do), nothing more is submitted and ``stop()`` ends the pending tasks early (without it, they are
-    cancelled: those not started never start); once they have ended, a SaveError naming every failed id is
-    raised. Any other exception, Ctrl-C included, stops and cancels them and propagates.
+    ``wait(pending)`` returns those of the pending tasks that have finished, waiting at most about
+    ``POLL_SECONDS`` for one, and ``on_done(item, task)`` runs for each, in this thread. When it raises
+    :class:`SaveError` (or the items do), nothing more is submitted and ``stop()`` ends the pending tasks
+    early (without it, they are cancelled: those not started never start); once they have ended, a SaveError
+    naming every failed id is raised. Any other exception, Ctrl-C included, stops and cancels them and
+    propagates.
     """
     pending: dict[Task, Item] = {}
     failures: list[SaveError] = []
@@ -69,6 +71,7 @@ def run_bounded(
                 pending[submit(item)] = item
             if not pending:
                 break
+            raise_if_interrupted()
             for task in wait(pending):
                 try:
                     on_done(pending.pop(task), task)
@@ -100,7 +103,7 @@ def run_tasks(
     from concurrent.futures import FIRST_COMPLETED, wait  # ~10 ms: not for every import
 
     def finished(pending: Collection[Future[Any]]) -> set[Future[Any]]:
-        return wait(pending, return_when=FIRST_COMPLETED).done
+        return wait(pending, POLL_SECONDS, return_when=FIRST_COMPLETED).done
 
     def done(item: Item, future: Future[Any]) -> None:
         if future.cancelled():
@@ -185,6 +188,7 @@ def run_threads(save: Callable[[int], int], ids: list[int], workers: int, on_sav
             while thread.is_alive():
                 thread.join(POLL_SECONDS)
                 drain()
+                raise_if_interrupted()
     finally:
         stop.set()
         for thread in threads:

@@ -21,8 +21,16 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.2  # where a process cannot be waited for (no pidfd): how often to look
 
 
+_deferred = 0  # how many saves on the main thread take Ctrl-C at their safe points (see interrupts_once)
+_pending = False  # a Ctrl-C came during such a save and has not been raised yet
+
+
 def _raise_once(signum: int, frame: FrameType | None) -> None:
+    global _pending
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _deferred:
+        _pending = True
+        return
     raise KeyboardInterrupt
 
 
@@ -36,18 +44,49 @@ def interrupt_once() -> None:
         signal.signal(signal.SIGINT, _raise_once)
 
 
+def _take_interrupt() -> bool:
+    """Whether a Ctrl-C came during this save (on the main thread) and is still to be acted on; now it is."""
+    global _pending
+    if _pending and threading.current_thread() is threading.main_thread():
+        _pending = False
+        return True
+    return False
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt for a Ctrl-C that came during this save: called by the save's loops on the
+    caller's thread, at points where nothing is half done."""
+    if _take_interrupt():
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def interrupts_once() -> Iterator[None]:
-    """:func:`interrupt_once` for the duration of a save, where Python's own Ctrl-C handler is in place."""
+    """A save on the main thread: the first Ctrl-C stops it and later ones are ignored, as with
+    :func:`interrupt_once` (installed for the save where Python's own handler is in place).
+
+    The interrupt is raised by :func:`raise_if_interrupted`, at the save's next safe point, never where the
+    signal happens to land: raised inside ``concurrent.futures`` or ``threading`` while they hold a lock, it
+    left the lock held, and the writer threads that needed it, and the caller shutting them down, waited
+    for ever."""
+    global _deferred
     on_main_thread = threading.current_thread() is threading.main_thread()
-    if not on_main_thread or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    handler = signal.getsignal(signal.SIGINT) if on_main_thread else None
+    installed = handler is signal.default_int_handler
+    if not installed and handler is not _raise_once:  # not ours to handle
         yield
         return
-    signal.signal(signal.SIGINT, _raise_once)
+    if installed:
+        signal.signal(signal.SIGINT, _raise_once)
+    _deferred += 1
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _deferred -= 1
+        if installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if not _deferred:
+            raise_if_interrupted()  # one that came after the save's last look
 
 
 def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -71,6 +110,9 @@ def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
             loop.add_signal_handler(signal.SIGINT, on_interrupt)
         except (RuntimeError, ValueError):  # not on the main thread: Ctrl-C is not ours to handle
             previous = None
+        else:
+            if _take_interrupt():  # one that came before the loop's handler was in place
+                on_interrupt()
         try:
             await coroutine
         except asyncio.CancelledError:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from time import perf_counter
 
-from fileio.guards import check_main_module, interrupts_once
+from fileio.guards import check_main_module, interrupts_once, raise_if_interrupted
 from fileio.workloads import CsvWorkload, is_workload, subdirectories
 from fileio.writer import (
     DURABILITIES,
@@ -436,6 +436,7 @@ class Strategy:
             totals["bytes"] += nbytes
             if progress is not None:
                 progress(job.path(file_id))
+            raise_if_interrupted()
 
         start = perf_counter()
         # The directories that receive files, relative to the save's own: itself, and those a ShardedWorkload

@@ -18,7 +18,9 @@ from contextlib import suppress
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from fileio import bounded
 from fileio.costs import start_kind, start_method, started
+from fileio.guards import raise_if_interrupted
 from fileio.job import Job, OnSaved, SaveError
 from fileio.worker import STOP, SaveBatch, run_batch, serve
 from fileio.writer import owner_token
@@ -280,9 +282,10 @@ def _share(
                         break
                 timeout: float | None = 0
             elif any(held.values()) or (front < back and not failures):
-                timeout = None
+                timeout = bounded.POLL_SECONDS
             else:
                 break
+            raise_if_interrupted()
             for worker, kind, payload in pool.news(timeout):
                 handle(worker, kind, payload)
     except BaseException:  # Ctrl-C, or a progress callback that raised: the running batches stop first

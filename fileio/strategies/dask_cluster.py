@@ -176,7 +176,7 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
 
     from distributed import Future, KilledWorker
 
-    from fileio.bounded import run_bounded
+    from fileio.bounded import POLL_SECONDS, run_bounded
 
     run = uuid.uuid4().hex
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # events' messages and finished futures
@@ -193,11 +193,16 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
         return future
 
     def finished(pending: object) -> list[Future]:
-        """Report the workers' events as they arrive, until a batch finishes: that batch."""
-        while not isinstance(message := inbox.get(), Future):
+        """Report the workers' events as they arrive, until a batch finishes (that batch) or a poll ends."""
+        while True:
+            try:
+                message = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                return []
+            if isinstance(message, Future):
+                return [message]
             if message[0] == run:
                 report(message[1], message[2])
-        return [message]
 
     def done(batch: list[int], future: Future) -> None:
         if future.status == "finished" and reported.issuperset(batch):
