@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.matrix import CONTROL, DEFAULT_GATE_THRESHOLD
-from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, typical_log
+from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, same_sweeps, typical_log
 
 RESAMPLES = 4000
 
@@ -95,8 +95,8 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
                 all_rounds[bench["param"]] = rounds
         for case, (info, rounds) in cases.items():
             control = controls.get((info["job"], info["start"]))
-            if control is not None and len(control) == len(rounds):  # the same sweeps
-                ratios = np.log(np.asarray(rounds) / np.asarray(control)).tolist()
+            if control is not None:
+                ratios = np.log(np.divide(*same_sweeps(rounds, control))).tolist()
                 log_ratios.setdefault(case, []).extend(ratios)
     if len(profiles) > 1:
         raise GateInputError(f"{source}: runs of different profiles pooled: {', '.join(sorted(profiles))}")

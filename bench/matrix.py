@@ -23,6 +23,11 @@ WARM_START, COLD_START = "warm", "cold"  # in a running program, or in a fresh i
 # out the pool's start-up, for programs that save batch after batch.
 WARM = "warm_pool"
 DEFAULT_GATE_THRESHOLD = 10.0
+# The gate against a baseline measured in the same sweeps (bench.sweep): sweeps go on for the cases it has not
+# decided. It decides none on fewer than GATE_MIN_SWEEPS, whose spread says too little of the noise.
+GATE_MIN_SWEEPS = 10
+GATE_MAX_SWEEPS = 400
+GATE_BUDGET_S = 120.0  # per job and side
 # Enough payload files for ~64 MiB a round, within sensible bounds: rounds of tens of milliseconds on a tmpfs.
 PAYLOAD_BYTES_PER_ROUND = 64 << 20
 CUSTOM_FILES = 200  # files per round of a user's own workload (--fileio-workload)
@@ -330,13 +335,8 @@ def read_settings(options: Mapping[str, str | None]) -> Settings:
         option("workers", _positive) or profile.workers,
         profile.cold,
     )
-    return Settings(
-        name,
-        cases,
-        rounds or profile.rounds,
-        rounds or profile.max_rounds,  # a number of rounds asked for is kept to
-        profile.budget_s,
-        directory,
-        gate,
-        tuple(notes),
-    )
+    if gate is not None and options.get("baseline") and not rounds:
+        least, most, budget = max(profile.rounds, GATE_MIN_SWEEPS), GATE_MAX_SWEEPS, GATE_BUDGET_S
+    else:
+        least, most, budget = rounds or profile.rounds, rounds or profile.max_rounds, profile.budget_s
+    return Settings(name, cases, least, most, budget, directory, gate, tuple(notes))

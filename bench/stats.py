@@ -8,7 +8,7 @@ for the same run-to-run agreement (measured on 60-sweep runs split in halves), a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 CONFIDENCE = 0.95
@@ -29,14 +29,28 @@ def typical_ratio(numerator: Any, denominator: Any, axis: int = -1) -> Any:
     return np.exp(typical_log(np.log(np.asarray(numerator) / np.asarray(denominator)), axis=axis))
 
 
-def typical_log_half_width(logs: list[float]) -> float:
-    """The 95 % half-width of ``typical_log`` (its standard error from the winsorized variance)."""
+def same_sweeps(first: Sequence[float], second: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The rounds of the sweeps that both ran in: the first ones. A case the gate has decided is measured no
+    more (``bench.sweep``), so each case's rounds are those of the run's first sweeps."""
+    count = min(len(first), len(second))
+    return list(first[:count]), list(second[:count])
+
+
+def typical_log_half_width(logs: list[float], confidence: float = CONFIDENCE) -> float:
+    """The half-width of ``typical_log``'s interval at ``confidence``: its standard error from the winsorized
+    variance, times Student's t for the values the trimming keeps (Tukey and McLaughlin), so that few sweeps
+    read wide."""
     import numpy as np
+    from scipy.stats import t
     from scipy.stats.mstats import winsorize
 
     values = np.asarray(logs)
+    kept = len(values) - 2 * int(TRIM * len(values))
+    if kept < 2:
+        return float("inf")
     spread = float(np.asarray(winsorize(values, limits=(TRIM, TRIM))).std(ddof=1))
-    return 1.96 * spread / ((1 - 2 * TRIM) * float(np.sqrt(len(values))))
+    quantile = float(t.ppf((1 + confidence) / 2, kept - 1))
+    return quantile * spread / ((1 - 2 * TRIM) * float(np.sqrt(len(values))))
 
 
 def bootstrap_interval(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from bench.matrix import WARM, Case
-from bench.stats import TRIM, typical_ratio
+from bench.stats import TRIM, same_sweeps, typical_ratio
 
 WARM_NOTE = (
     f"({WARM}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
@@ -40,14 +40,14 @@ class Result:
 
     def speedup(self, baseline: Result | None) -> float | None:
         """Over ``baseline`` (sequential, started alike), sweep by sweep."""
-        return float(typical_ratio(baseline.rounds, self.rounds)) if baseline else None
+        return float(typical_ratio(*same_sweeps(baseline.rounds, self.rounds))) if baseline else None
 
     @property
     def efficiency(self) -> float | None:
         """The ceiling over the case's time, sweep by sweep; warm cases only (the ceiling has no start-up)."""
         if self.ceilings is None or self.case.is_cold:
             return None
-        return float(typical_ratio(self.ceilings, self.rounds))
+        return float(typical_ratio(*same_sweeps(self.ceilings, self.rounds)))
 
     def extra_info(self, baseline: Result | None) -> dict[str, object]:
         """Throughput, memory and, where there is a ceiling, efficiency for the saved JSON."""
@@ -80,9 +80,11 @@ def job_table(
     cases by id, adds its median and speed-up and the change of the median."""
     first = results[0]
     width = 12 if any(result.efficiency is not None for result in results) else 0  # the efficiency column
+    fewest = min(len(result.rounds) for result in results)  # the gate measures the cases it decided no more
+    every = "every case once a sweep" if fewest == first.sweeps else f"every case in the first {fewest}"
     heading = (
         f"fileio {job_name}: {first.files} files, {first.bytes / 1e6:.1f} MB a round; {first.sweeps} sweeps, "
-        "every case once a sweep in a random order; speed-up and efficiency: per-sweep ratios, "
+        f"{every} in a random order; speed-up and efficiency: per-sweep ratios, "
         f"their geometric mean without the top and bottom {TRIM:.0%}"
     )
     lines = [

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.matrix import CONTROL, CSV, WARM, WARM_START
-from bench.stats import CONFIDENCE, bootstrap_interval, typical_ratio
+from bench.stats import CONFIDENCE, bootstrap_interval, same_sweeps, typical_ratio
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
 RESAMPLES = 2000
@@ -73,8 +73,9 @@ class JobVerdict:
 
 def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
     """The typical per-sweep slow / fast (``bench.stats``), and its paired bootstrap interval."""
+    slow, fast = same_sweeps(slow, fast)
     ratio = float(typical_ratio(slow, fast))
-    if len(slow) < 3 or len(slow) != len(fast):
+    if len(slow) < 3:
         return ratio, ratio, ratio
     return (ratio, *bootstrap_interval((slow, fast), typical_ratio, RESAMPLES, paired=True))
 

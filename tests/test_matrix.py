@@ -12,6 +12,9 @@ from bench.matrix import (
     BENCH_STRATEGIES,
     COLD_STRATEGIES,
     CONTROL,
+    GATE_BUDGET_S,
+    GATE_MAX_SWEEPS,
+    GATE_MIN_SWEEPS,
     QUICK_STRATEGIES,
     WARM,
     Job,
@@ -240,6 +243,18 @@ def test_files_rounds_dir_and_gate(tmp_path: Path) -> None:
     assert settings.directory == tmp_path and settings.gate == 15.0
     default = read_settings({})
     assert (default.rounds, default.max_rounds) == (3, 40) and default.directory is None
+
+
+def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: Path) -> None:
+    """--fileio-gate with --fileio-baseline: sweeps from GATE_MIN_SWEEPS up to GATE_MAX_SWEEPS, in a budget
+    of its own, for the cases not yet decided (bench.sweep); --fileio-rounds still means exactly that many."""
+    gated = read_settings({"gate": "10", "baseline": str(tmp_path)})
+    assert (gated.rounds, gated.max_rounds) == (GATE_MIN_SWEEPS, GATE_MAX_SWEEPS)
+    assert gated.budget_s == GATE_BUDGET_S
+    exact = read_settings({"gate": "10", "baseline": str(tmp_path), "rounds": "30"})
+    assert exact.rounds == exact.max_rounds == 30
+    against_history = read_settings({"gate": "10"})
+    assert (against_history.rounds, against_history.max_rounds) == (3, 40)
 
 
 def test_controls_carry_no_strategy_requirement() -> None:

@@ -1,0 +1,84 @@
+"""The sweeps of a gated run (bench.sweep): after the first sweeps, only the cases whose change the gate has
+not decided are measured again. Sides here are stand-ins whose rounds are drawn, so that the noise and the
+true changes are known; the real runners are exercised in test_bench."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from bench.gate import Run, compare
+from bench.matrix import GATE_MIN_SWEEPS, Case, Job
+from bench.stats import same_sweeps
+from bench.sweep import Rounds, _decided, measure_job
+from fileio import PayloadWorkload
+
+JOB = Job(PayloadWorkload(1024), 4, "none")
+CONTROL, SEQUENTIAL, THREADS, PROCESSES = (
+    Case("control", 1, JOB), Case("sequential", 1, JOB), Case("threads", 2, JOB), Case("processes", 2, JOB)
+)  # fmt: skip
+NOISE = 0.15  # the spread of a round's log time, as on this project's 2-core VM
+
+
+class DrawnSide:
+    """A side whose rounds are drawn: 10 ms times ``slower[strategy]``, with log-normal noise. Each case's
+    draws come from a generator of its own, so the run does not depend on the sweeps' random order."""
+
+    def __init__(self, name: str, slower: dict[str, float]) -> None:
+        self.name, self.slower = name, slower
+        self.process = SimpleNamespace(pid=os.getpid())
+        self.draws: dict[str, random.Random] = {}
+
+    def runs(self, case: Case) -> bool:
+        return True
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        strategy = request["strategy"]
+        draw = self.draws.setdefault(strategy, random.Random(f"{self.name}-{strategy}"))
+        seconds = 0.01 * self.slower.get(strategy, 1.0) * math.exp(draw.gauss(0, NOISE))
+        return {"seconds": seconds, "files": request["files"], "bytes": 1024 * request["files"]}
+
+
+def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_path: Path) -> None:
+    """Threads 15 % slower on the new side, beside rounds that vary by 15 %, at a 10 % threshold: every case
+    is measured in the first sweeps, then each one exactly until the gate has decided it (its change known
+    to lie above or below the threshold), the control not at all; the gate then finds threads REGRESSED."""
+    sides: list[Any] = [DrawnSide("current", {"threads": 1.15}), DrawnSide("baseline", {})]
+    cases = [CONTROL, SEQUENTIAL, THREADS, PROCESSES]
+    measured = measure_job(
+        cases, sides, tmp_path, min_sweeps=GATE_MIN_SWEEPS, max_sweeps=400, budget_s=60,
+        verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=10.0,
+    )  # fmt: skip
+    assert len(measured.rounds["current", CONTROL.id].seconds) == GATE_MIN_SWEEPS
+    longest = 0
+    for case in cases[1:]:
+        count = len(measured.rounds["current", case.id].seconds)
+        assert len(measured.rounds["baseline", case.id].seconds) == count
+        longest = max(longest, count)
+
+        def decided_after(sweeps: int, case: Case = case) -> bool:
+            first = {
+                (side.name, case.id): Rounds(measured.rounds[side.name, case.id].seconds[:sweeps])
+                for side in sides
+            }
+            return _decided(case, first, sides, 10.0)
+
+        assert decided_after(count), case.id
+        assert count == GATE_MIN_SWEEPS or not decided_after(count - 1), case.id
+    assert measured.sweeps == longest > GATE_MIN_SWEEPS
+
+    def side(name: str) -> Run:
+        rounds = {case.id: measured.rounds[name, case.id].seconds for case in cases[1:]}
+        control = measured.rounds[name, CONTROL.id].seconds
+        logs = {
+            case: [math.log(a / b) for a, b in zip(*same_sweeps(seconds, control), strict=True)]
+            for case, seconds in rounds.items()
+        }
+        return Run("quick", logs, rounds, "one session")
+
+    verdicts = {row.case: row.verdict for row in compare(side("baseline"), side("current"), 10.0)}
+    assert verdicts == {SEQUENTIAL.id: "ok", THREADS.id: "REGRESSED", PROCESSES.id: "ok"}
