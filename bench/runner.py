@@ -7,7 +7,8 @@ checkout's, or the parent commit's when CI gates a change (both sides then run i
 - Cold: ``python bench/runner.py REQUEST`` does one request and exits; the benchmark times the whole process,
   from the interpreter's start to its exit, as a script run once pays it.
 
-A request: ``{"op": "save", "strategy", "workers", "job": Job.spec(), "files", "durability", "directory"}``,
+A request: ``{"op": "save", "strategy", "workers", "job": Job.spec(), "files", "durability", "directory"}``
+(with ``"forget": true``, fileio first forgets what it measured in earlier saves: ``fileio.costs.forget``),
 answered ``{"seconds", "files", "bytes"}``; ``{"op": "ceiling", ..., "concurrencies"}``, answered
 ``{"seconds": {workers: the ceiling}}``; ``{"op": "about"}``, answered ``{"api", "source"}``. A failure is
 answered ``{"error": "..."}``.
@@ -61,13 +62,24 @@ class Runner:
                 can_run[name] = strategy.unavailable_reason is None
             except Exception:  # noqa: BLE001  # an older fileio whose check itself fails: it cannot run
                 can_run[name] = False
+        try:
+            from fileio.costs import forget  # noqa: F401
+        except ImportError:  # an older fileio
+            can_forget = False
+        else:
+            can_forget = True
         return {
             "api": getattr(fileio, "API_VERSION", 0),
             "source": os.path.dirname(fileio.__file__),
             "can_run": can_run,
+            "can_forget": can_forget,
         }
 
     def save(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("forget"):
+            from fileio import costs
+
+            costs.forget()
         ids, directory, durability = range(request["files"]), request["directory"], request["durability"]
         strategy, workers, spec = request["strategy"], request["workers"], request["job"]
         if strategy == "control":

@@ -159,6 +159,9 @@ def measure_job(
     concurrencies = sorted({case.workers for case in cases})
     ceilings: dict[int, list[float]] = {count: [] for count in concurrencies}
     order = random.Random()  # a new order each sweep and each run
+    # In the gate, every round starts from no learned figures, on both sides: auto decides from them, and two
+    # unchanged sides that kept what each learned read 16-19 % apart on a case (a side's choices lock in).
+    forget = gate is not None and len(sides) == 2 and all(side.about.get("can_forget") for side in sides)
 
     def run(side: Side, case: Case, warm_up: bool) -> None:
         entry = rounds[side.name, case.id]
@@ -167,7 +170,7 @@ def measure_job(
         directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=root))
         request = {
             "op": "save", "strategy": case.strategy, "workers": case.workers, "job": job.spec(),
-            "files": job.files, "durability": job.durability, "directory": str(directory),
+            "files": job.files, "durability": job.durability, "directory": str(directory), "forget": forget,
         }  # fmt: skip
         try:
             if case.is_cold:

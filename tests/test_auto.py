@@ -73,6 +73,20 @@ def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:
     assert costs.gain(key, 2.0) == (1.6, True)
 
 
+def test_forget_starts_again_from_no_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``costs.forget`` drops what earlier saves measured, in this process and in the cache (the bench's gate
+    starts every round of both sides from it)."""
+    monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(costs, "_figures", {})
+    key = "gain:test:forgotten:threads"
+    costs.remember(key, 3.0)
+    costs.remember(key, 3.0)
+    assert costs.gain(key, 1.5) == (3.0, True)
+    costs.forget()
+    assert costs.gain(key, 1.5) == (1.5, False)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("workers", "files", "durability", "expected"),
     [(8, 1000, "none", 2), (8, 1000, "fsync", 8), (8, 3, "atomic", 3), (1, 1000, "none", 1)],

@@ -529,3 +529,25 @@ def test_a_side_runs_compiled_bytecode_kept_in_its_cache(
         assert {path: path.stat().st_mtime_ns for path in compiled} == compiled
     finally:
         side.close()
+
+
+def test_a_gated_round_forgets_what_earlier_saves_taught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save asked with ``"forget": true`` starts from no learned figures: the runner drops them from its
+    side's cache (and its memory) first, so that the gate's two sides decide alike; without it they stay."""
+    from bench.sweep import Side
+    from fileio import costs
+
+    side = Side("current", ROOT, tmp_path / "cache")
+    try:
+        assert side.about["can_forget"]
+        monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
+        learned = Path(costs._path())  # noqa: SLF001  # where the side's runner keeps its figures
+        learned.write_text("gain:test:learned:threads 3.0\n")
+        request = {"op": "save", "strategy": "sequential", "workers": 1, "files": 2, "durability": "none",
+                   "job": {"kind": "payload", "size": 16}, "directory": str(tmp_path / "out")}  # fmt: skip
+        assert side.ask(request)["files"] == 2 and learned.exists()
+        assert side.ask({**request, "forget": True})["files"] == 2 and not learned.exists()
+    finally:
+        side.close()

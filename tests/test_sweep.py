@@ -31,13 +31,16 @@ class DrawnSide:
     def __init__(self, name: str, slower: dict[str, float]) -> None:
         self.name, self.slower = name, slower
         self.process = SimpleNamespace(pid=os.getpid())
+        self.about = {"can_forget": True}
         self.draws: dict[str, random.Random] = {}
+        self.forgot: list[bool] = []  # each round's "forget"
 
     def runs(self, case: Case) -> bool:
         return True
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         strategy = request["strategy"]
+        self.forgot.append(request["forget"])
         draw = self.draws.setdefault(strategy, random.Random(f"{self.name}-{strategy}"))
         seconds = 0.01 * self.slower.get(strategy, 1.0) * math.exp(draw.gauss(0, NOISE))
         return {"seconds": seconds, "files": request["files"], "bytes": 1024 * request["files"]}
@@ -46,7 +49,8 @@ class DrawnSide:
 def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_path: Path) -> None:
     """Threads 15 % slower on the new side, beside rounds that vary by 15 %, at a 10 % threshold: every case
     is measured in the first sweeps, then each one exactly until the gate has decided it (its change known
-    to lie above or below the threshold), the control not at all; the gate then finds threads REGRESSED."""
+    to lie above or below the threshold), the control not at all; the gate then finds threads REGRESSED.
+    Every round of both sides starts from no learned figures."""
     sides: list[Any] = [DrawnSide("current", {"threads": 1.15}), DrawnSide("baseline", {})]
     cases = [CONTROL, SEQUENTIAL, THREADS, PROCESSES]
     measured = measure_job(
@@ -70,6 +74,7 @@ def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_p
         assert decided_after(count), case.id
         assert count == GATE_MIN_SWEEPS or not decided_after(count - 1), case.id
     assert measured.sweeps == longest > GATE_MIN_SWEEPS
+    assert all(all(side.forgot) for side in sides)
 
     def side(name: str) -> Run:
         rounds = {case.id: measured.rounds[name, case.id].seconds for case in cases[1:]}
@@ -82,3 +87,16 @@ def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_p
 
     verdicts = {row.case: row.verdict for row in compare(side("baseline"), side("current"), 10.0)}
     assert verdicts == {SEQUENTIAL.id: "ok", THREADS.id: "REGRESSED", PROCESSES.id: "ok"}
+
+
+def test_figures_are_forgotten_only_where_both_sides_can(tmp_path: Path) -> None:
+    """A side whose fileio predates ``costs.forget`` keeps what it learns: then neither side forgets, or the
+    gate would compare a learned auto with a fresh one."""
+    older, new = DrawnSide("baseline", {}), DrawnSide("current", {})
+    older.about = {}
+    sides: list[Any] = [new, older]
+    measure_job(
+        [CONTROL, SEQUENTIAL], sides, tmp_path, min_sweeps=GATE_MIN_SWEEPS, max_sweeps=GATE_MIN_SWEEPS,
+        budget_s=60, verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=10.0,
+    )  # fmt: skip
+    assert new.forgot and not any(new.forgot) and not any(older.forgot)
