@@ -8,7 +8,7 @@ checkout's, or the parent commit's when CI gates a change (both sides then run i
   from the interpreter's start to its exit, as a script run once pays it.
 
 A request: ``{"op": "save", "strategy", "workers", "job": Job.spec(), "files", "durability", "directory"}``
-(with ``"forget": true``, fileio first forgets what it measured in earlier saves: ``fileio.costs.forget``),
+(with ``"forget": true``, fileio first forgets what it measured in earlier saves: ``forget_measurements``),
 answered ``{"seconds", "files", "bytes"}``; ``{"op": "ceiling", ..., "concurrencies"}``, answered
 ``{"seconds": {workers: the ceiling}}``; ``{"op": "about"}``, answered ``{"api", "source"}``. A failure is
 answered ``{"error": "..."}``.
@@ -62,24 +62,18 @@ class Runner:
                 can_run[name] = strategy.unavailable_reason is None
             except Exception:  # noqa: BLE001  # an older fileio whose check itself fails: it cannot run
                 can_run[name] = False
-        try:
-            from fileio.costs import forget  # noqa: F401
-        except ImportError:  # an older fileio
-            can_forget = False
-        else:
-            can_forget = True
         return {
             "api": getattr(fileio, "API_VERSION", 0),
             "source": os.path.dirname(fileio.__file__),
             "can_run": can_run,
-            "can_forget": can_forget,
+            "can_forget": hasattr(fileio, "forget_measurements"),  # API 6 on
         }
 
     def save(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("forget"):
-            from fileio import costs
+            import fileio
 
-            costs.forget()
+            fileio.forget_measurements()
         ids, directory, durability = range(request["files"]), request["directory"], request["durability"]
         strategy, workers, spec = request["strategy"], request["workers"], request["job"]
         if strategy == "control":

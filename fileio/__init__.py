@@ -53,6 +53,7 @@ _LAZY = {
     ),
     **dict.fromkeys(["VerificationError", "expected_digests", "verify"], "fileio.verify"),
     "Workload": "fileio.workload_protocol",
+    "forget_measurements": "fileio.costs",
 }
 
 
@@ -72,8 +73,8 @@ def __getattr__(name: str) -> Any:
 # cannot measure a commit whose fileio is older, and says so instead of failing.
 # 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
 # 3 adds WarmPool and ShardedWorkload; 4 adds StrategyUnavailable; 5 adds ``pool=`` to every strategy's
-# call, for those whose ``takes_pool`` is true.
-API_VERSION = 5
+# call, for those whose ``takes_pool`` is true; 6 adds forget_measurements.
+API_VERSION = 6
 
 __all__ = [
     "API_VERSION",
@@ -101,5 +102,6 @@ __all__ = [
     "plot_run",
     "probe_report",
     "raw_write_seconds",
+    "forget_measurements",
     "verify",
 ]

@@ -92,7 +92,7 @@ def _load() -> dict[str, list[float]]:
     return _figures
 
 
-def forget() -> None:
+def forget_measurements() -> None:
     """Start again from no figures, in this process and in the cache: for a benchmark that compares two
     versions of fileio, which must not decide from what each happened to learn before."""
     _figures.clear()

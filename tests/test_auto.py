@@ -74,15 +74,15 @@ def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:
 
 
 def test_forget_starts_again_from_no_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``costs.forget`` drops what earlier saves measured, in this process and in the cache (the bench's gate
-    starts every round of both sides from it)."""
+    """``forget_measurements`` drops what earlier saves measured, in this process and in the cache (the
+    bench's gate starts every round of both sides from it)."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(costs, "_figures", {})
     key = "gain:test:forgotten:threads"
     costs.remember(key, 3.0)
     costs.remember(key, 3.0)
     assert costs.gain(key, 1.5) == (3.0, True)
-    costs.forget()
+    costs.forget_measurements()
     assert costs.gain(key, 1.5) == (1.5, False)
     assert list(tmp_path.iterdir()) == []
 

@@ -90,8 +90,8 @@ def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_p
 
 
 def test_figures_are_forgotten_only_where_both_sides_can(tmp_path: Path) -> None:
-    """A side whose fileio predates ``costs.forget`` keeps what it learns: then neither side forgets, or the
-    gate would compare a learned auto with a fresh one."""
+    """A side whose fileio predates ``fileio.forget_measurements`` keeps what it learns: then neither side
+    forgets, or the gate would compare a learned auto with a fresh one."""
     older, new = DrawnSide("baseline", {}), DrawnSide("current", {})
     older.about = {}
     sides: list[Any] = [new, older]
