@@ -33,6 +33,7 @@ KEPT = 5  # measurements kept per figure; the median is used
 
 _forkserver_running = False  # whether this process has started the fork server, which stays up
 _figures: dict[str, list[float]] = {}
+_last_here: dict[str, float] = {}  # the last figure of each key measured by this process
 
 
 def _threads_here() -> int:
@@ -96,6 +97,7 @@ def forget_measurements() -> None:
     """Start again from no figures, in this process and in the cache: for a benchmark that compares two
     versions of fileio, which must not decide from what each happened to learn before."""
     _figures.clear()
+    _last_here.clear()
     with suppress(OSError):
         os.remove(_path())
 
@@ -114,6 +116,7 @@ def remember(key: str, value: float) -> None:
     """Keep a measurement of ``key`` (the last few are kept, on disk too)."""
     figures = _load()
     figures[key] = [*figures.get(key, []), value][-KEPT:]
+    _last_here[key] = value
     with suppress(OSError):
         path = _path()
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -121,6 +124,11 @@ def remember(key: str, value: float) -> None:
         with open(temporary, "w") as file:
             file.writelines(f"{name} {' '.join(map(repr, values))}\n" for name, values in figures.items())
         os.replace(temporary, path)
+
+
+def last_measured_here(key: str) -> float | None:
+    """The last figure of ``key`` that this process measured, not read from the cache: None before one."""
+    return _last_here.get(key)
 
 
 def expected_start(kind: str) -> float:

@@ -18,13 +18,15 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or two timed alone,
   on a busy machine) cannot then stop helpers from being tried again; a second one confirming it does.
 
-Threads, once chosen, first save a trial share of the files: where they turn out slower than the caller alone
-(small files, whose every write hands the GIL over), the caller takes the rest back and may yet choose worker
-processes; the loss is what the next save weighs. A save that helpers cannot speed up, or that is over before
-they would pay for themselves, stays in the caller: ``sequential``, with no start-up at all. There are
-``min(workers, CPUs)`` helpers, or ``workers`` when each file is fsync'd (the writes then wait on the disk,
-not a CPU). Where worker processes could not start safely (a fork server would re-import a main program
-without its ``__main__`` guard), only threads are weighed.
+Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
+where this process's last save with them found them paying). Where they turn out slower than the caller alone
+(small files, whose every write hands the GIL over), beyond a short trial's noise below what they were chosen
+on, the caller takes the rest back and may yet choose worker processes; the loss is what the next save weighs.
+A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
+caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
+each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not start
+safely (a fork server would re-import a main program without its ``__main__`` guard), only threads
+are weighed.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
 # The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
 # files left, and at least so many files a thread; none where that leaves nothing to decide on.
 TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.01, 8, 0.5
+# A trial that short is noisy: at 256 KiB on a tmpfs, where threads gave 1.5x over whole saves, trials read
+# 0.9-2.0x. So a trial refutes the gain threads were chosen on only below TRIAL_DOUBT of it (and below 1x).
+TRIAL_DOUBT = 0.5
 
 
 class Helpers:
@@ -124,7 +129,7 @@ def _options(
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save in this thread until the files left warrant helpers, then bring in the best. Threads first save a
-    trial share: where they turn out slower than the caller alone, the caller goes on (and may yet choose
+    trial share: where it refutes them (:func:`trial_refutes`), the caller goes on (and may yet choose
     processes)."""
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     if job.pool is not None:
@@ -162,18 +167,32 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         if chosen is None or position == len(ids):
             return
         rest = ids[position:]
-        if chosen.kind == "threads" and "threads" not in tried:
+        if chosen.kind == "threads" and "threads" not in tried and not _proven_here(f"{key}:threads"):
             within = min(int(TRIAL_SECONDS / _seconds_per_file(times)), int(len(rest) * TRIAL_SHARE))
             trial = rest[: max(TRIAL_FILES_PER_WORKER * helpers, within)]
             if len(trial) < len(rest):
                 tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key)
                 position += len(trial)
-                if tried["threads"] < 1:
+                if trial_refutes(tried["threads"], chosen.gain):
                     options = []
                     continue
                 rest = ids[position:]
         _help(job, chosen.kind, rest, helpers, on_saved, times, key)
         return
+
+
+def _proven_here(key: str) -> bool:
+    """Whether this process's last save with such helpers found them faster than the caller alone: then their
+    figures are not old, and a trial (which costs a save ~10 % at 256 KiB: two runs of threads, two tails)
+    would tell nothing new."""
+    last = costs.last_measured_here(key)
+    return last is not None and last > 1
+
+
+def trial_refutes(trial_gain: float, expected_gain: float) -> bool:
+    """Whether the threads' trial says the caller does better alone: slower than the caller, and by more than
+    a short trial's noise below the gain they were chosen on."""
+    return trial_gain < min(1.0, TRIAL_DOUBT * expected_gain)
 
 
 def _seconds_per_file(times: list[float]) -> float:
