@@ -1,0 +1,34 @@
+"""bench.peers: what users write by hand must write fileio's bytes under fileio's names, or its timings
+compare unlike work."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.peers import NEEDS, PEERS, PRELUDE, Job
+from fileio import CsvWorkload, PayloadWorkload, verify
+
+JOBS = [
+    Job("csv", "csv", 3),
+    Job("payload, not a whole number of blocks", "payload", 5, 5000),
+    Job("payload, 256 KiB", "payload", 4, 256 << 10),
+]
+
+
+@pytest.mark.parametrize("job", JOBS, ids=lambda job: job.name)
+@pytest.mark.parametrize("peer", list(PEERS))
+def test_a_peer_writes_the_bytes_fileio_writes(peer: str, job: Job, tmp_path: Path) -> None:
+    if peer in NEEDS and importlib.util.find_spec(NEEDS[peer]) is None:
+        pytest.skip(f"{NEEDS[peer]} is not installed")
+    script, target = tmp_path / "peer.py", tmp_path / "out"
+    script.write_text(PRELUDE + PEERS[peer])
+    target.mkdir()
+    command = [sys.executable, str(script), job.kind, str(job.count), str(job.size), "2", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    verify(target, range(job.count), CsvWorkload() if job.kind == "csv" else PayloadWorkload(job.size))
