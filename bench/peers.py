@@ -38,8 +38,6 @@ def data(file_id):
         lines = [",".join([str(file_id + i + j) for j in range(10)]) for i in range(5000)]
         return "\\n".join(lines).encode("ascii")
     block = (file_id % 2**64).to_bytes(8, "little") + PATTERN[8:]
-    if SIZE <= 4096:
-        return block[:SIZE]
     repeats, rest = divmod(SIZE, 4096)
     return block * repeats + block[:rest]
 

@@ -15,6 +15,7 @@ from fileio import CsvWorkload, PayloadWorkload, verify
 
 JOBS = [
     Job("csv", "csv", 3),
+    Job("payload, under a block", "payload", 3, 100),
     Job("payload, not a whole number of blocks", "payload", 5, 5000),
     Job("payload, 256 KiB", "payload", 4, 256 << 10),
 ]
