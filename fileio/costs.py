@@ -33,6 +33,7 @@ KEPT = 5  # measurements kept per figure; the median is used
 
 _forkserver_running = False  # whether this process has started the fork server, which stays up
 _figures: dict[str, list[float]] = {}
+_loaded = False  # whether the cache was read (or found missing): once per process
 _last_here: dict[str, float] = {}  # the last figure of each key measured by this process
 
 
@@ -85,7 +86,9 @@ def _path() -> str:
 
 def _load() -> dict[str, list[float]]:
     """The figures, read once per process: a line each, a key and its last measurements."""
-    if not _figures:
+    global _loaded
+    if not _loaded:
+        _loaded = True
         with suppress(OSError, ValueError), open(_path()) as file:
             for line in file:
                 key, *values = line.split()
@@ -96,8 +99,10 @@ def _load() -> dict[str, list[float]]:
 def forget_measurements() -> None:
     """Start again from no figures, in this process and in the cache: for a benchmark that compares two
     versions of fileio, which must not decide from what each happened to learn before."""
+    global _loaded
     _figures.clear()
     _last_here.clear()
+    _loaded = True
     with suppress(OSError):
         os.remove(_path())
 
