@@ -2,9 +2,12 @@
 
 Every contender is a small script, run in a fresh interpreter that is timed from start to exit, as the classic
 tutorial timed whole scripts: its imports, its pool's start-up and its writes all count. The peers write the
-same bytes under the same names as fileio does, with ``open(...).write``, and import nothing of fileio. Rounds
-run every (job, contender) once in a random order, so that a drifting disk or a busy neighbour spreads over
-all of them; the table gives each contender's median and its ratio to the best peer and to fileio's best.
+same bytes under the same names as fileio does, with ``open(...).write``, and import nothing of fileio. Each
+round runs the jobs in a random order, and each job's contenders back to back in a random order, so that a
+drifting disk or a busy neighbour spreads over all of them and a round's contenders of one job see the same
+machine. The table gives each contender's median, and its time against the best peer's and fileio's best's
+(the contenders with the lowest medians) as the median of the ratios within a round: on this VM one
+contender's own rounds spread +-25 %, which ratios of medians carry into the comparison.
 Peers whose library is not installed (joblib, mpire) are left out, and the table says so. Each contender first
 runs once untimed, which compiles its bytecode (into a directory of this run, as an installed package has it);
 fileio's figures, what ``auto`` learns, start empty in every run.
@@ -169,33 +172,41 @@ def main(argv: list[str] | None = None) -> None:
             with open(paths[contender.name], "w") as file:
                 file.write(contender.source)
             run_once(paths[contender.name], JOBS["4k"], args.workers, args.directory, environment)
-        pairs = [(job, contender) for job in args.jobs for contender in chosen]
         for round_number in range(args.rounds):
-            random.shuffle(pairs)
-            for job, contender in pairs:
-                seconds = run_once(
-                    paths[contender.name], JOBS[job], args.workers, args.directory, environment
-                )
-                times.setdefault((job, contender.name), []).append(seconds)
+            for job in random.sample(args.jobs, len(args.jobs)):
+                for contender in random.sample(chosen, len(chosen)):
+                    seconds = run_once(
+                        paths[contender.name], JOBS[job], args.workers, args.directory, environment
+                    )
+                    times.setdefault((job, contender.name), []).append(seconds)
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers={args.workers}, {args.directory}; "
-        f"median of {args.rounds} fresh processes each, whole-process seconds"
+        f"median of {args.rounds} fresh processes each, whole-process seconds; X / this: the median of the "
+        "ratios within a round"
     )
     if missing:
         print(f"left out (not installed): {', '.join(missing)}")
     for job in args.jobs:
         medians = {c.name: statistics.median(times[job, c.name]) for c in chosen}
-        best_peer = min(medians[c.name] for c in chosen if not c.is_fileio)
-        best_fileio = min(medians[c.name] for c in chosen if c.is_fileio)
+        best_peer = min((c for c in chosen if not c.is_fileio), key=lambda c: medians[c.name])
+        best_fileio = min((c for c in chosen if c.is_fileio), key=lambda c: medians[c.name])
         print(f"\n{JOBS[job].name}")
         for contender in sorted(chosen, key=lambda c: medians[c.name]):
-            seconds = medians[contender.name]
-            spread = f"{min(times[job, contender.name]):.3f}-{max(times[job, contender.name]):.3f}"
+            mine = times[job, contender.name]
+            spread = f"{min(mine):.3f}-{max(mine):.3f}"
+            against_peer = paired_ratio(times[job, best_peer.name], mine)
+            against_fileio = paired_ratio(times[job, best_fileio.name], mine)
             print(
-                f"  {contender.name:<30}{seconds:>8.3f} s  ({spread})   best peer / this "
-                f"{best_peer / seconds:>5.2f}   fileio's best / this {best_fileio / seconds:>5.2f}"
+                f"  {contender.name:<30}{medians[contender.name]:>8.3f} s  ({spread})   best peer / this "
+                f"{against_peer:>5.2f}   fileio's best / this {against_fileio:>5.2f}"
             )
+
+
+def paired_ratio(reference: list[float], seconds: list[float]) -> float:
+    """``reference``'s seconds over these, round by round: the median of the ratios of runs made in the same
+    round (above 1: these are faster)."""
+    return statistics.median(theirs / ours for theirs, ours in zip(reference, seconds, strict=True))
 
 
 if __name__ == "__main__":

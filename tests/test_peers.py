@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.peers import NEEDS, PEERS, PRELUDE, Job
+from bench.peers import NEEDS, PEERS, PRELUDE, Job, paired_ratio
 from fileio import CsvWorkload, PayloadWorkload, verify
 
 JOBS = [
@@ -33,3 +33,13 @@ def test_a_peer_writes_the_bytes_fileio_writes(peer: str, job: Job, tmp_path: Pa
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     verify(target, range(job.count), CsvWorkload() if job.kind == "csv" else PayloadWorkload(job.size))
+
+
+def test_peers_are_compared_round_by_round() -> None:
+    """A ratio of medians mixes rounds the machine ran at different speeds; the ratio within each round does
+    not. Here the reference is twice as fast in two of three rounds, whose own speeds differ 4x: the medians
+    alone (2.0 and 2.0) would call the two even."""
+    reference, contender = [1.0, 4.0, 2.0], [2.0, 8.0, 1.5]
+    assert paired_ratio(reference, contender) == 0.5
+    assert paired_ratio(contender, reference) == 2.0
+    assert paired_ratio(reference, reference) == 1.0
