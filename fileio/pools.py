@@ -114,8 +114,10 @@ class Workers:
             theirs.close()  # the worker's copy is now its only one
 
     def send(self, worker: int, function: Callable[..., Any], *args: Any) -> None:
-        """Give ``worker`` the task ``function(*args)``."""
-        self._connections[worker].send((function, args))
+        """Give ``worker`` the task ``function(*args)``. A worker that has died takes nothing: its broken pipe
+        shows in :meth:`news` as lost, and the task with it."""
+        with suppress(OSError):
+            self._connections[worker].send((function, args))
 
     def stop_tasks(self) -> None:
         """Ask running tasks, and those queued, to stop before their next file."""

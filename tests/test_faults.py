@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_nothing_partial, in_group, start_cli, wait_for_files, wait_until_gone
+from helpers import (
+    alive,
+    assert_nothing_partial,
+    in_group,
+    start_cli,
+    wait_for_files,
+    wait_until_gone,
+    worker_processes,
+)
 
 import fileio
 from fileio import CsvWorkload, PayloadWorkload, SaveError, verify
@@ -116,6 +124,35 @@ def test_killed_worker(process_strategy: str, start: str, run_python, tmp_path: 
     assert "terminated abruptly" in news["outcome"] and news["failed"] >= 1
     assert news["reacted_after"] < 5
     assert not wait_until_gone(lambda: {pid for pid in news["seen"] if Path(f"/proc/{pid}").exists()})
+
+
+def test_a_worker_that_died_idle_takes_no_task_and_its_share_is_saved(tmp_path: Path) -> None:
+    """A worker killed after it became ready, before it is sent its task: sending to it must not raise
+    (it did, BrokenPipeError, when the kill came between the caller's look at the news and the send); its
+    tasks are saved by the others and the caller, and nothing fails, since it had begun none."""
+    from fileio.job import Job
+    from fileio.pools import Workers, _share
+    from fileio.worker import save_each
+    from fileio.writer import owner_token
+
+    before = worker_processes(os.getpid())
+    pool = Workers(2)
+    pool.start()
+    try:
+        while len(pool.ready) < 2:
+            pool.news(None)
+        (victim, *_) = worker_processes(os.getpid()) - before
+        os.kill(victim, signal.SIGKILL)
+        assert not wait_until_gone(lambda: alive({victim}))
+        workload, saved = PayloadWorkload(1000), []
+        directory = tmp_path / "out"
+        directory.mkdir()
+        with Job(str(directory), workload, "none", owner_token()).opened() as job:
+            _share(pool, 2, save_each, job, list(range(40)), lambda file_id, _: saved.append(file_id), 4)
+    finally:
+        pool.close()
+    assert sorted(saved) == list(range(40)) and len(pool.lost) == 1
+    verify(directory, range(40), workload)
 
 
 def interrupt(
