@@ -32,6 +32,13 @@ def changed(option: Helpers, **changes: Any) -> Helpers:
         ),
         pytest.param(2e-5, 40000, [changed(THREADS, gain=0.9), FORKED], "processes", id="many-small-files"),
         pytest.param(1.5e-4, 1000, [THREADS, changed(FORKED, gain=1.9)], "threads", id="large-files"),
+        pytest.param(
+            2.5e-4,
+            992,
+            [changed(THREADS, gain=1.4), changed(FORKED, start_s=0.04, gain=2.0)],
+            "threads",
+            id="large-files-processes-not-yet-imported",
+        ),
         pytest.param(2e-5, 100, [changed(FORKED, start_s=0.0)], "processes", id="a-running-warm-pool"),
         pytest.param(
             1e-3, 1000, [changed(THREADS, gain=0.95), changed(FORKED, gain=1.0)], None, id="no-gain"
