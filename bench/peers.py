@@ -6,8 +6,9 @@ same bytes under the same names as fileio does, with ``open(...).write``, and im
 round runs the jobs in a random order, and each job's contenders back to back in a random order, so that a
 drifting disk or a busy neighbour spreads over all of them and a round's contenders of one job see the same
 machine. The table gives each contender's median, and its time against the best peer's and fileio's best's
-(the contenders with the lowest medians) as the median of the ratios within a round: on this VM one
-contender's own rounds spread +-25 %, which ratios of medians carry into the comparison.
+(the contenders with the lowest medians) as the typical ratio within a round, as in the bench's tables
+(:func:`bench.stats.typical_ratio`): on this VM one contender's own rounds spread +-25 %, which ratios of
+medians carry into the comparison.
 Peers whose library is not installed (joblib, mpire) are left out, and the table says so. Each contender first
 runs once untimed, which compiles its bytecode (into a directory of this run, as an installed package has it);
 fileio's figures, what ``auto`` learns, start empty in every run.
@@ -26,6 +27,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+
+from bench.stats import typical_ratio
 
 # The bytes, as fileio's CsvWorkload and PayloadWorkload make them, and at the same cost (making 256 KiB by
 # slicing a longer repeat made the loop peer take 0.45 s for 1,000 files on a tmpfs, and 0.15-0.20 s this
@@ -182,8 +185,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers={args.workers}, {args.directory}; "
-        f"median of {args.rounds} fresh processes each, whole-process seconds; X / this: the median of the "
-        "ratios within a round"
+        f"median of {args.rounds} fresh processes each, whole-process seconds; X / this: the typical ratio "
+        "within a round (their geometric mean without the top and bottom 20%)"
     )
     if missing:
         print(f"left out (not installed): {', '.join(missing)}")
@@ -195,18 +198,12 @@ def main(argv: list[str] | None = None) -> None:
         for contender in sorted(chosen, key=lambda c: medians[c.name]):
             mine = times[job, contender.name]
             spread = f"{min(mine):.3f}-{max(mine):.3f}"
-            against_peer = paired_ratio(times[job, best_peer.name], mine)
-            against_fileio = paired_ratio(times[job, best_fileio.name], mine)
+            against_peer = float(typical_ratio(times[job, best_peer.name], mine))
+            against_fileio = float(typical_ratio(times[job, best_fileio.name], mine))
             print(
                 f"  {contender.name:<30}{medians[contender.name]:>8.3f} s  ({spread})   best peer / this "
                 f"{against_peer:>5.2f}   fileio's best / this {against_fileio:>5.2f}"
             )
-
-
-def paired_ratio(reference: list[float], seconds: list[float]) -> float:
-    """``reference``'s seconds over these, round by round: the median of the ratios of runs made in the same
-    round (above 1: these are faster)."""
-    return statistics.median(theirs / ours for theirs, ours in zip(reference, seconds, strict=True))
 
 
 if __name__ == "__main__":

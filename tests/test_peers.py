@@ -4,13 +4,15 @@ compare unlike work."""
 from __future__ import annotations
 
 import importlib.util
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench.peers import NEEDS, PEERS, PRELUDE, Job, paired_ratio
+from bench.peers import NEEDS, PEERS, PRELUDE, Job
+from bench.stats import typical_ratio
 from fileio import CsvWorkload, PayloadWorkload, verify
 
 JOBS = [
@@ -37,9 +39,10 @@ def test_a_peer_writes_the_bytes_fileio_writes(peer: str, job: Job, tmp_path: Pa
 
 def test_peers_are_compared_round_by_round() -> None:
     """A ratio of medians mixes rounds the machine ran at different speeds; the ratio within each round does
-    not. Here the reference is twice as fast in two of three rounds, whose own speeds differ 4x: the medians
-    alone (2.0 and 2.0) would call the two even."""
-    reference, contender = [1.0, 4.0, 2.0], [2.0, 8.0, 1.5]
-    assert paired_ratio(reference, contender) == 0.5
-    assert paired_ratio(contender, reference) == 2.0
-    assert paired_ratio(reference, reference) == 1.0
+    not. Here the reference is twice as fast in three of five rounds, whose own speeds differ 8x: the medians
+    alone (3.0 and 3.0) would call the two even."""
+    reference, contender = [1.0, 4.0, 2.0, 8.0, 3.0], [2.0, 8.0, 3.0, 16.0, 1.5]
+    assert statistics.median(reference) == statistics.median(contender)
+    assert typical_ratio(reference, contender) == pytest.approx((0.5 * 0.5 * 2 / 3) ** (1 / 3))
+    assert typical_ratio(contender, reference) == pytest.approx((2 * 2 * 1.5) ** (1 / 3))
+    assert typical_ratio(reference, reference) == pytest.approx(1.0)
