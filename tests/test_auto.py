@@ -14,8 +14,8 @@ from helpers import bytes_written, worker_processes
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, costs, verify
 from fileio.strategies.auto import Helpers, best_helpers, helper_count, threads_first_guess, trial_refutes
 
-THREADS = Helpers("threads", start_s=0.0005, gain=1.8, measured=True)
-FORKED = Helpers("processes", start_s=0.025, gain=2.0, measured=True)
+THREADS = Helpers("threads", wait_s=0.0005, ready_s=0.0, gain=1.8, measured=True)
+FORKED = Helpers("processes", wait_s=0.0, ready_s=0.025, gain=2.0, measured=True)
 
 
 def changed(option: Helpers, **changes: Any) -> Helpers:
@@ -28,18 +28,29 @@ def changed(option: Helpers, **changes: Any) -> Helpers:
         pytest.param(5e-3, 200, [changed(THREADS, gain=1.02), FORKED], "processes", id="csv-files"),
         pytest.param(2e-5, 100, [THREADS, FORKED], None, id="a-few-small-files"),
         pytest.param(
-            2e-5, 4000, [changed(THREADS, gain=0.9), FORKED], None, id="small-files-fork-costs-more"
+            2e-5,
+            4000,
+            [changed(THREADS, gain=0.9), changed(FORKED, wait_s=0.02, ready_s=0.015)],
+            None,
+            id="small-files-processes-not-yet-imported",
+        ),
+        pytest.param(
+            5e-3,
+            24,
+            [changed(THREADS, gain=1.02), changed(FORKED, ready_s=0.05)],
+            "processes",
+            id="csv-files-the-caller-saves-while-processes-start",
         ),
         pytest.param(2e-5, 40000, [changed(THREADS, gain=0.9), FORKED], "processes", id="many-small-files"),
         pytest.param(1.5e-4, 1000, [THREADS, changed(FORKED, gain=1.9)], "threads", id="large-files"),
         pytest.param(
             2.5e-4,
             992,
-            [changed(THREADS, gain=1.4), changed(FORKED, start_s=0.04, gain=2.0)],
+            [changed(THREADS, gain=1.4), changed(FORKED, wait_s=0.025, ready_s=0.015)],
             "threads",
             id="large-files-processes-not-yet-imported",
         ),
-        pytest.param(2e-5, 100, [changed(FORKED, start_s=0.0)], "processes", id="a-running-warm-pool"),
+        pytest.param(2e-5, 100, [changed(FORKED, ready_s=0.0)], "processes", id="a-running-warm-pool"),
         pytest.param(
             1e-3, 1000, [changed(THREADS, gain=0.95), changed(FORKED, gain=1.0)], None, id="no-gain"
         ),
@@ -238,7 +249,7 @@ def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
 ) -> None:
     """Where the cached figures say threads pay, auto gives them a trial share of the files. Where they turn
     out slower than the caller alone, the caller takes the rest back, and the loss is what the next save
-    weighs; where they pay, they save the rest."""
+    weighs; where they pay, they save the rest, and what they gave on the rest is."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "out").mkdir()
     for step in ("seed", slow):
@@ -247,6 +258,8 @@ def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
     result = json.loads(done.stdout)
     on_helpers = sorted(file_id for file_id, on_main in result["saved_by"] if not on_main)
     assert len(result["saved_by"]) == files and on_helpers
+    # One figure a save, the trial's or the rest's: two from one save would outvote the figures before it.
+    assert result["threads"][:-1] == [3.0] * (costs.KEPT - 1)
     if slow == "on-helpers":
         # The trial: one run of ids on the helpers, then the caller again, to the last file.
         assert on_helpers == list(range(on_helpers[0], on_helpers[-1] + 1))

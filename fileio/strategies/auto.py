@@ -10,13 +10,15 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 - what helpers take to start: for processes, the seconds a pool takes to get a worker ready by how it would
   start (forked, a fork server, one already running), plus loading the multiprocessing machinery if this
   process has not yet; none with a running :class:`fileio.WarmPool`;
-- how many times faster than the caller alone each kind of helper saved the files it was given, start-up
-  included, the last times, on this filesystem, for this kind of workload and files of this size and
+- how many times faster than the caller alone each kind of helper saved the files it was given once started
+  (their start-up, and the files the caller saved meanwhile, are weighed apart; at most as many times as
+  there are helpers), the last times, on this filesystem, for this kind of workload and files of this size and
   durability (in one directory, parallel writers may gain little: they share its lock). Every save with
   helpers measures it again; the median of the last five and a first guess counts: for processes, as many
   times as there are of them; for threads, the writes in parallel and the making of the bytes (which holds
   the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or two timed alone,
-  on a busy machine) cannot then stop helpers from being tried again; a second one confirming it does.
+  on a busy machine) cannot then stop helpers from being tried again; a second one, from another save (a save
+  keeps one), confirming it does.
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
 where this process's last save with them found them paying). Where they turn out slower than the caller alone
@@ -42,16 +44,18 @@ from fileio.guards import main_module_problem
 from fileio.job import Job, OnSaved, Strategy
 from fileio.worker import save_each
 
-# Helpers are brought in once what they would save is this many times their start-up: enough for a wrong
-# guess to cost little (the caller saves files while processes start, so one that does not pay costs a fork).
+# Helpers are brought in once what they would save is this many times what starting them costs the save:
+# enough for a wrong guess to cost little (the caller saves files while processes start, so one that does not
+# pay costs a fork).
 # Options are ranked the same way, start-up counted START_MARGIN times: it is paid for sure, where the gain
 # is a noisy figure (in a fresh process at 256 KiB, threads and processes read 0.8-2.4x, and processes, with
 # 40 ms to start, won the ranking on such a reading in 4 saves of 20, each slower than threads by a third).
 START_MARGIN = 2.0
-# When to look first: after FIRST_FILES files, or FIRST_LOOK_S of saving once the first file (which pays
-# for first touches: several times the later ones) has a successor. The seconds per file are the median of
-# the last WINDOW files but the first. Later looks come after every LOOK_GROWTH times as many files: few, and
-# cheap.
+# When to look first: after FIRST_FILES files, or after FIRST_LOOK_S of saving, even one file: the first pays
+# for first touches, several times a later small file, but little beside a file that long (a CSV file takes
+# ~8 ms), and the workers a look brings in start that much sooner. The seconds per file are the median of the
+# last WINDOW files but the first (the first alone, before a second). Later looks come after every
+# LOOK_GROWTH times as many files: few, and cheap.
 FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.5
 EXPLORE_SHARE = 0.25
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
@@ -66,19 +70,24 @@ TRIAL_DOUBT = 0.5
 
 class Helpers:
     """A way to bring in help: ``threads`` or ``processes``, what it takes to start, and how many times faster
-    than the caller alone it saves."""
+    than the caller alone it saves once started."""
 
-    __slots__ = ("kind", "start_s", "gain", "measured")
+    __slots__ = ("kind", "wait_s", "ready_s", "gain", "measured")
 
-    def __init__(self, kind: str, start_s: float, gain: float, measured: bool) -> None:
-        self.kind, self.start_s, self.gain = kind, start_s, gain
+    def __init__(self, kind: str, wait_s: float, ready_s: float, gain: float, measured: bool) -> None:
+        self.kind, self.gain = kind, gain
+        self.wait_s = wait_s  # start-up the caller waits through: threads, loading the pool machinery
+        self.ready_s = ready_s  # from starting processes to a first ready one: the caller saves on meanwhile
         self.measured = measured  # whether ``gain`` was measured here, or is a first guess
 
     def net_s(self, seconds_per_file: float, files_left: int) -> float:
-        """Seconds it would save over the caller alone on the files left, less START_MARGIN times its
-        start-up: above zero where it pays with that margin."""
-        saved = seconds_per_file * files_left * (1 - 1 / self.gain) if self.gain > 1 else 0.0
-        return saved - START_MARGIN * self.start_s
+        """Seconds it would save over the caller alone on the files left, less START_MARGIN times what
+        starting costs the save: above zero where it pays with that margin."""
+        faster_share = 1 - 1 / self.gain if self.gain > 1 else 0.0
+        saved = seconds_per_file * files_left * faster_share
+        # While the helpers get ready the caller saves at its own pace: that span loses only their share.
+        start_cost = self.wait_s + self.ready_s * faster_share
+        return saved - START_MARGIN * start_cost
 
 
 def best_helpers(seconds_per_file: float, files_left: int, options: list[Helpers]) -> Helpers | None:
@@ -118,16 +127,15 @@ def _options(
         if "threads" in tried
         else costs.gain(f"{key}:threads", threads_first_guess(write_share, helpers))
     )
-    threads = Helpers("threads", costs.expected_start("threads"), *threads_gain)
+    threads = Helpers("threads", costs.expected_start("threads"), 0.0, *threads_gain)
     if job.pool is not None and job.pool.running:
-        start_s = 0.0
+        wait_s = ready_s = 0.0
     elif job.pool is None and method is None:
         return [threads]
     else:
-        start_s = costs.expected_start(costs.start_kind(method or costs.start_method()))
-        if "fileio.pools" not in sys.modules:
-            start_s += costs.expected_start("import")
-    processes = Helpers("processes", start_s, *costs.gain(f"{key}:processes", float(helpers)))
+        wait_s = 0.0 if "fileio.pools" in sys.modules else costs.expected_start("import")
+        ready_s = costs.expected_start(costs.start_kind(method or costs.start_method()))
+    processes = Helpers("processes", wait_s, ready_s, *costs.gain(f"{key}:processes", float(helpers)))
     return [threads, processes]
 
 
@@ -165,9 +173,13 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             within = min(int(TRIAL_SECONDS / _seconds_per_file(times)), int(len(rest) * TRIAL_SHARE))
             trial = rest[: max(TRIAL_FILES_PER_WORKER * helpers, within)]
             if len(trial) < len(rest):
-                tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key)
+                # One figure a save is kept: the trial's where it refutes them, else the rest's. Both share
+                # what slows a save (a process's first threads read 0.83x and 0.87x where later ones read
+                # 1.5x), and two such figures would rule threads out for good.
+                tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key, learn=False)
                 position += len(trial)
                 if trial_refutes(tried["threads"], chosen.gain):
+                    costs.remember(f"{key}:threads", tried["threads"])
                     options = []
                     continue
                 rest = ids[position:]
@@ -190,7 +202,7 @@ def _first_files(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]
         times.append(ended - last)
         writing_s += ended - made
         last = ended
-        if len(times) >= FIRST_FILES or (len(times) >= 2 and ended - began >= FIRST_LOOK_S):
+        if len(times) >= FIRST_FILES or ended - began >= FIRST_LOOK_S:
             break
     return writing_s / (last - began), nbytes
 
@@ -220,18 +232,27 @@ def trial_refutes(trial_gain: float, expected_gain: float) -> bool:
 
 
 def _seconds_per_file(times: list[float]) -> float:
-    """The caller's seconds per file in this save: the median of the last WINDOW files but the first."""
-    return costs.median(times[1:][-WINDOW:])
+    """The caller's seconds per file in this save: the median of the last WINDOW files but the first (the
+    first where it is alone)."""
+    return costs.median(times[1:][-WINDOW:] or times)
 
 
 def _help(
-    job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, times: list[float], key: str
+    job: Job,
+    kind: str,
+    ids: list[int],
+    helpers: int,
+    on_saved: OnSaved,
+    times: list[float],
+    key: str,
+    learn: bool = True,
 ) -> float:
     """Save ``ids`` with ``helpers`` helpers of ``kind``; return how many times faster than the caller alone
-    they were, start-up and all, and keep it for the next save to weigh where the span was long enough to
-    time."""
+    they were once started, and with ``learn`` keep it for the next save to weigh where the span was long
+    enough to time. What starting them took is kept apart, as a start-up."""
     alone_s = len(ids) * _seconds_per_file(times)
     began = perf_counter()
+    import_s = ready_s = 0.0
     if kind == "threads":
         run_threads(job.save, ids, helpers, on_saved)
     else:
@@ -242,13 +263,20 @@ def _help(
         from fileio.pools import run_batches
 
         if not loaded:
-            costs.remember("start:import", perf_counter() - began)
+            import_s = perf_counter() - began
+            costs.remember("start:import", import_s)
         ready_after = run_batches(save_each, job, ids, helpers, on_saved, task_size(len(ids), helpers))
         if ready_after is not None:
+            ready_s = ready_after
             costs.remember(f"start:{start}", ready_after)
-    elapsed = perf_counter() - began
-    gain = alone_s / elapsed
-    if len(ids) >= LEARN_FILES_PER_WORKER * helpers and elapsed >= LEARN_SECONDS:
+    # Until the workers were ready, the caller saved files at its own pace: the gain is that of the rest.
+    helped_s, helped_alone_s = perf_counter() - began - import_s - ready_s, alone_s - ready_s
+    if helped_alone_s <= 0 or helped_s <= 0:  # they were ready too late to help: nothing to learn
+        return 1.0
+    # No more than ``helpers`` times faster: a higher reading comes from a slow first-files rate (the caller's
+    # first files in a fresh process take up to 2.5 times the later ones), and would win them every ranking.
+    gain = min(helped_alone_s / helped_s, float(helpers))
+    if learn and len(ids) >= LEARN_FILES_PER_WORKER * helpers and helped_s >= LEARN_SECONDS:
         costs.remember(f"{key}:{kind}", gain)
     return gain
 
