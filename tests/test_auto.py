@@ -91,6 +91,31 @@ def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:
     assert costs.gain(key, 2.0) == (1.6, True)
 
 
+WRITES_SCRIPT = """
+    import sys
+    from fileio import costs
+
+    for value in (1.5, 1.6, 1.7):
+        costs.remember("gain:test:written", value)
+        if value < 1.7:
+            with open(costs._path()) as file:
+                print(file.read(), end="")
+"""
+
+
+def test_figures_reach_the_cache_at_once_then_at_most_once_a_second_and_at_exit(
+    run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's first figure is written at once (a script run once saves once); figures that follow
+    within ``WRITE_EVERY_S`` wait for the next write or the process's exit, where none is lost."""
+    monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path))
+    done = run_python(WRITES_SCRIPT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "gain:test:written 1.5\n" * 2
+    [cache] = tmp_path.iterdir()
+    assert cache.read_text() == "gain:test:written 1.5 1.6 1.7\n"
+
+
 def test_forget_starts_again_from_no_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``forget_measurements`` drops what earlier saves measured, in this process and in the cache (the
     bench's gate starts every round of both sides from it)."""
@@ -116,20 +141,13 @@ def test_helpers_are_bounded_by_cpus_unless_writes_wait(
 
 
 SCRIPT = """
-    import json, os, sys
+    import sys
     from fileio import STRATEGIES, CsvWorkload, PayloadWorkload
 
     if __name__ == "__main__":
         directory, kind, files = sys.argv[1], sys.argv[2], int(sys.argv[3])
         workload = CsvWorkload() if kind == "csv" else PayloadWorkload(4096)
         STRATEGIES["auto"](directory, range(files), workers=2, workload=workload)
-        cache = os.environ["FILEIO_CACHE_DIR"]
-        figures = {}
-        for name in os.listdir(cache):
-            for line in open(os.path.join(cache, name)):
-                key, *values = line.split()
-                figures[key] = [float(value) for value in values]
-        print(json.dumps(figures))
 """
 
 
@@ -150,7 +168,11 @@ def test_a_fresh_process(
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(cache))
     done = run_python(SCRIPT, str(tmp_path / "out"), kind, str(files))
     assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    figures = {  # as the process left them: some are written when it exits
+        key: [float(value) for value in values]
+        for path in cache.iterdir()
+        for key, *values in map(str.split, path.read_text().splitlines())
+    }
     if starts_workers:
         assert {key.partition(":")[0] for key in figures} == {"start", "gain"}, figures
         assert {"start:import", "start:fork"} <= set(figures) and all(
