@@ -32,8 +32,8 @@ FIRST_GUESS_START_S = {
     "spawn": 0.3,
 }
 KEPT = 5  # measurements kept per figure; the median is used
-# A process writes its figures to the cache at most once in WRITE_EVERY_S, and the rest when it exits:
-# a write costs 0.3-0.8 ms here (tmpfs, ext4), 2-4 % of a save of 256 x 256 KiB.
+# A process writes its figures to the cache at most once in WRITE_EVERY_S, the rest at its next write or when
+# it exits: a write costs 0.3-0.8 ms here (tmpfs, ext4), 2-4 % of a save of 256 x 256 KiB.
 WRITE_EVERY_S = 1.0
 
 _forkserver_running = False  # whether this process has started the fork server, which stays up
@@ -126,7 +126,7 @@ def _median(key: str) -> float | None:
 
 def remember(key: str, value: float) -> None:
     """Keep a measurement of ``key`` (the last few are kept, on disk too: at once, unless this process wrote
-    less than WRITE_EVERY_S ago; then when it exits)."""
+    less than WRITE_EVERY_S ago; then at its next write or when it exits)."""
     global _unwritten
     figures = _load()
     figures[key] = [*figures.get(key, []), value][-KEPT:]
