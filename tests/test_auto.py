@@ -92,7 +92,6 @@ def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:
 
 
 WRITES_SCRIPT = """
-    import sys
     from fileio import costs
 
     for value in (1.5, 1.6, 1.7):
