@@ -131,19 +131,14 @@ def remember(key: str, value: float) -> None:
     figures = _load()
     figures[key] = [*figures.get(key, []), value][-KEPT:]
     _last_here[key] = value
-    if _written_at is not None and monotonic() - _written_at < WRITE_EVERY_S:
-        if not _unwritten:
-            atexit.register(_write)
-        _unwritten = True
-    else:
+    _unwritten = True
+    if _written_at is None or monotonic() - _written_at >= WRITE_EVERY_S:
         _write()
 
 
 def _write() -> None:
-    """Write this process's figures to the cache (worker processes end without running this)."""
+    """Write this process's figures to the cache."""
     global _written_at, _unwritten
-    if _unwritten:
-        atexit.unregister(_write)
     _written_at, _unwritten = monotonic(), False
     with suppress(OSError):
         path = _path()
@@ -152,6 +147,13 @@ def _write() -> None:
         with open(temporary, "w") as file:
             file.writelines(f"{name} {' '.join(map(repr, values))}\n" for name, values in _figures.items())
         os.replace(temporary, path)
+
+
+@atexit.register
+def _write_at_exit() -> None:
+    """Write what is left unwritten (forked worker processes end with ``os._exit`` and never run this)."""
+    if _unwritten:
+        _write()
 
 
 def last_measured_here(key: str) -> float | None:
