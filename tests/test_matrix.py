@@ -166,14 +166,14 @@ def test_a_workload_named_like_csv_is_still_custom(tmp_path: Path, monkeypatch: 
 
 def test_a_jobs_spec_makes_the_controls_files_alike() -> None:
     """What a runner is sent (Job.spec, plain JSON data) makes the job's workload, and the control's own
-    workload made from it has the same file names and sizes as fileio's."""
-    for workload in (CsvWorkload(n_lines=30, n_values=4), PayloadWorkload(5000)):
+    workload made from it has the same file names and bytes as fileio's."""
+    for workload in (CsvWorkload(n_lines=30, n_values=4), PayloadWorkload(5000), PayloadWorkload(65536)):
         job = Job(workload, 3, "none")
         assert job.has_control
         control = ControlWorkload(**job.spec())
         for file_id in (0, 7, 1234):
             assert control.file_name(file_id) == workload.file_name(file_id)
-            assert len(control.data(file_id)) == len(workload.data(file_id))
+            assert control.data(file_id) == workload.data(file_id)
     assert Job(PayloadWorkload(5000), 3, "fsync").spec() == {"kind": "payload", "size": 5000}
 
 
