@@ -109,11 +109,12 @@ def run_tasks(
         if future.cancelled():
             return
         try:
-            on_result(item, future.result())
+            result = future.result()
         except SaveError:
             raise
         except Exception as error:  # the pool itself broke, e.g. a worker process was killed
             raise SaveError(ids_of(item), error) from error
+        on_result(item, result)  # what it raises (a progress callback's error) is the caller's, unchanged
 
     run_bounded(lambda item: executor.submit(task, item), finished, items, limit=limit, on_done=done)
 
@@ -123,7 +124,8 @@ async def run_coroutines(
 ) -> None:
     """Await ``save(file_id)`` for every id on ``workers`` coroutines that share one iterator of ids, which
     bounds open files and data in memory to ``workers``. On the first failure the other coroutines are
-    cancelled and a :class:`SaveError` naming every failed id is raised."""
+    cancelled and a :class:`SaveError` naming every failed id is raised; an error of ``on_saved`` (a progress
+    callback's) is raised as it is."""
     import asyncio  # here, not at the top: it would cost every worker process ~25 ms to start
 
     shared = iter(ids)
@@ -136,9 +138,11 @@ async def run_coroutines(
         async with asyncio.TaskGroup() as group:
             for _ in range(min(workers, len(ids))):
                 group.create_task(work())
-    except* SaveError as failed:
-        errors = [error for error in failed.exceptions if isinstance(error, SaveError)]
-        raise SaveError.merge(errors)  # noqa: B904 (merge sets the cause)
+    except BaseExceptionGroup as group:
+        errors = [error for error in group.exceptions if isinstance(error, SaveError)]
+        others = [error for error in group.exceptions if not isinstance(error, SaveError)]
+        # Not in a group: a progress callback's own error (from on_saved) as it is, else every failure.
+        raise others[0] if others else SaveError.merge(errors)  # noqa: B904 (each keeps its cause)
 
 
 MAX_TASK_FILES = 64

@@ -13,6 +13,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing.connection import Connection, wait
@@ -224,6 +225,7 @@ def _share(
     returned: list[int] = []  # ids of batches that a lost worker never began: the caller saves them
     reported: set[int] = set()
     failures: list[SaveError] = []
+    inbox: deque[tuple[int, str, Any]] = deque()  # the workers' news read and not yet handled
 
     def fail(error: SaveError) -> None:
         if not failures:
@@ -232,9 +234,9 @@ def _share(
 
     def handle(worker: int, kind: str, payload: Any, report: bool = True) -> None:
         if kind == "saved":
-            for file_id, nbytes in payload:
-                reported.add(file_id)
-                if report:
+            reported.update(file_id for file_id, _ in payload)
+            if report:
+                for file_id, nbytes in payload:
                     on_saved(file_id, nbytes)
         elif worker not in held:
             return
@@ -288,13 +290,17 @@ def _share(
             else:
                 break
             raise_if_interrupted()
-            for worker, kind, payload in pool.news(timeout):
-                handle(worker, kind, payload)
+            inbox.extend(pool.news(timeout))
+            while inbox:
+                handle(*inbox.popleft())
     except BaseException:  # Ctrl-C, or a progress callback that raised: the running batches stop first
         pool.stop_tasks()
-        while any(held.values()):
-            for worker, kind, payload in pool.news(None):
-                handle(worker, kind, payload, report=False)
+        while True:
+            while inbox:  # news read before: a task's end in it comes only once
+                handle(*inbox.popleft(), report=False)
+            if not any(held.values()):
+                break
+            inbox.extend(pool.news(None))
         raise
     if failures:
         raise SaveError.merge(failures)

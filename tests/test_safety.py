@@ -163,6 +163,50 @@ def test_an_interrupt_is_raised_where_the_save_can_stop(strategy_name: str, tmp_
     assert_nothing_partial(tmp_path, PayloadWorkload(4096), range(2000))
 
 
+FAILING_PROGRESS_SCRIPT = """
+    import json, multiprocessing, sys, threading, time, faulthandler
+    from fileio import STRATEGIES, PayloadWorkload
+
+    faulthandler.dump_traceback_later(30, exit=True)  # a hang shows where it hangs
+    name, directory = sys.argv[1:3]
+    calls = 0
+
+    def progress(path):
+        global calls
+        calls += 1
+        time.sleep(0.002)  # a slow callback: the workers' news (files saved, tasks ended) piles up meanwhile
+        if calls == 150:
+            raise ValueError("the progress callback gave up")
+
+    if __name__ == "__main__":
+        try:
+            STRATEGIES[name](directory, range(2000), workers=2, workload=PayloadWorkload(4096),
+                             durability="atomic", progress=progress)
+            outcome = "saved"
+        except ValueError as error:
+            outcome = str(error)
+        print(json.dumps({"outcome": outcome, "calls": calls,
+                          "threads": [t.name for t in threading.enumerate() if t.name.startswith("fileio")],
+                          "children": len(multiprocessing.active_children())}))
+"""
+
+
+def test_a_progress_callback_that_raises_stops_the_save(strategy_name: str, tmp_path: Path) -> None:
+    """The callback's exception reaches the caller, the save stops, and nothing is left: no partial file, no
+    temporary, no thread or process. Raised while the caller handled a bundle of a worker's saved files, it
+    lost the news behind it (a task's end) and the processes strategies waited for that end for ever."""
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(FAILING_PROGRESS_SCRIPT))
+    target = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(script), strategy_name, str(target)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen == {"outcome": "the progress callback gave up", "calls": 150, "threads": [], "children": 0}
+    assert_nothing_partial(target, PayloadWorkload(4096), range(2000))
+
+
 @pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killed_caller_leaves_no_process_and_resume_cleans_up(
     strategy_name: str, kill_signal: int, tmp_path: Path
