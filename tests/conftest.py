@@ -18,6 +18,8 @@ import pytest
 # the tests' figures theirs.
 os.environ["FILEIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="fileio-test-cache-")
 
+from helpers import kill_started_clis  # noqa: E402
+
 from fileio import STRATEGIES, Strategy  # noqa: E402  # after the cache is chosen
 
 
@@ -30,6 +32,12 @@ def strategy_params(processes_only: bool = False) -> list[object]:
         if strategy.starts_processes or not processes_only
         for reason in [strategy.unavailable_reason]
     ]
+
+
+@pytest.fixture(autouse=True)
+def _no_cli_left_running() -> Iterator[None]:
+    yield
+    kill_started_clis()
 
 
 @pytest.fixture(params=strategy_params())

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
 from fileio import Workload
@@ -90,10 +91,13 @@ def wait_until_gone(find, timeout: float = 10) -> set[int]:
     return left
 
 
+started_clis: list[subprocess.Popen[str]] = []  # killed, with their groups, at the end of each test
+
+
 def start_cli(*args: str) -> subprocess.Popen[str]:
     """``python -m fileio ARGS`` in a session of its own (its pid is its group's id), with Ctrl-C's default
     handling even where this test runner was started with SIGINT ignored (a background job)."""
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "fileio", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -101,6 +105,20 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    started_clis.append(process)
+    return process
+
+
+def kill_started_clis() -> None:
+    """Kill what :func:`start_cli` started and a failed test left running (a hang), workers included."""
+    for process in started_clis:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+    started_clis.clear()
 
 
 def wait_for_files(directory: Path, count: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
