@@ -230,11 +230,14 @@ TRIAL_SCRIPT = """
     class Timed(PayloadWorkload):
         # Making a file's bytes sleeps far longer on helper threads (where they lose) than in the caller
         # (1 ms, so that the files left warrant helpers), or as long everywhere (where they win, sleeping in
-        # parallel).
+        # parallel), or longer the later the file, everywhere: a disk whose pace slows as a save goes on.
         def data(self, file_id):
             on_main = threading.current_thread() is threading.main_thread()
-            slow = not on_main or sys.argv[2] == "everywhere"
-            time.sleep(float(sys.argv[4]) if slow else 0.001)
+            if sys.argv[2] == "drifting":
+                time.sleep(float(sys.argv[4]) * (1 + file_id / 5))
+            else:
+                slow = not on_main or sys.argv[2] == "everywhere"
+                time.sleep(float(sys.argv[4]) if slow else 0.001)
             saved_by.append((file_id, on_main))
             return super().data(file_id)
 
@@ -263,14 +266,16 @@ TRIAL_SCRIPT = """
     # Sleeps long beside what a busy machine takes from a thread: with 0.5-5 ms, beside a parallel tox run or
     # two CPU burners, a trial read < 1x where threads win, or > 1x where they lose (a starved caller's files
     # took milliseconds).
-    [("on-helpers", 40, 0.05), ("everywhere", 100, 0.02)],
+    [("on-helpers", 40, 0.05), ("everywhere", 100, 0.02), ("drifting", 100, 0.0002)],
 )
 def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
     slow: str, files: int, sleep_s: float, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where the cached figures say threads pay, auto gives them a trial share of the files. Where they turn
     out slower than the caller alone, the caller takes the rest back, and the loss is what the next save
-    weighs; where they pay, they save the rest, and what they gave on the rest is."""
+    weighs; where they pay, they save the rest, and what they gave on the rest is. Where every file takes
+    longer than the one before, helpers are weighed against the caller's pace around them, not only before:
+    they pay (measured against the first files alone, trials read 0.65-0.95x)."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "out").mkdir()
     for step in ("seed", slow):
@@ -288,7 +293,8 @@ def test_threads_chosen_on_old_figures_prove_themselves_on_a_trial(
         assert len(after) >= files // 3 and all(after)
         assert result["threads"][-1] < 1  # the loss, for the next save to weigh
     else:
-        assert len(on_helpers) > 0.9 * files and result["threads"][-1] > 1
+        # The caller saves the first files, and a few after the trial and at the end, to weigh the helpers.
+        assert len(on_helpers) > 0.8 * files and result["threads"][-1] > 1
     verify(tmp_path / "out", range(files), PayloadWorkload(4096))
 
 

@@ -11,24 +11,25 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   start (forked, a fork server, one already running), plus loading the multiprocessing machinery if this
   process has not yet; none with a running :class:`fileio.WarmPool`;
 - how many times faster than the caller alone each kind of helper saved the files it was given once started
-  (their start-up, and the files the caller saved meanwhile, are weighed apart; at most as many times as
-  there are helpers), the last times, on this filesystem, for this kind of workload and files of this size and
-  durability (in one directory, parallel writers may gain little: they share its lock). Every save with
-  helpers measures it again; the median of the last five and a first guess counts: for processes, as many
-  times as there are of them; for threads, the writes in parallel and the making of the bytes (which holds
-  the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or two timed alone,
-  on a busy machine) cannot then stop helpers from being tried again; a second one, from another save (a save
-  keeps one), confirming it does.
+  (their start-up, and the files the caller saved meanwhile, are weighed apart; at most as many times as there
+  are helpers), against the caller's pace before them and on the last few files, which it saves alone after
+  them (a disk's pace can drift within a save), the last times, on this filesystem, for this kind of workload
+  and files of this size and durability (in one directory, parallel writers may gain little: they share its
+  lock). Every save with helpers measures it again; the median of the last five and a first guess counts: for
+  processes, as many times as there are of them; for threads, the writes in parallel and the making of the
+  bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or
+  two timed alone, on a busy machine) cannot then stop helpers from being tried again; a second one, from
+  another save (a save keeps one), confirming it does.
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
 where this process's last save with them found them paying). Where they turn out slower than the caller alone
 (small files, whose every write hands the GIL over), beyond a short trial's noise below what they were chosen
-on, the caller takes the rest back and may yet choose worker processes; the loss is what the next save weighs.
-A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
-caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when
-each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not start
-safely (a fork server would re-import a main program without its ``__main__`` guard), only threads
-are weighed.
+on, also against the caller's pace on a few files right after the trial, the caller takes the rest back and
+may yet choose worker processes; the loss is what the next save weighs. A save that helpers cannot speed up,
+or that is over before they would pay for themselves, stays in the caller: ``sequential``, with no start-up at
+all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when each file is fsync'd (the writes then wait
+on the disk, not a CPU). Where worker processes could not start safely (a fork server would re-import a main
+program without its ``__main__`` guard), only threads are weighed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ START_MARGIN = 2.0
 # LOOK_GROWTH times as many files: few, and cheap.
 FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.5
 EXPLORE_SHARE = 0.25
+# After helpers, the caller saves the last CHECK_FILES files alone, to weigh what the helpers gave against its
+# pace then as well as before (:func:`_pace_around`); fewer where they would take it over CHECK_SECONDS or be
+# over 1/CHECK_SHARE of the files left. Each file the caller saves alone, not helped, costs the save a share
+# of (gain - 1) / files: 1 % at 8 of 128 x 64 KiB (threads, 1.2x), 6 % at 2 of 24 CSV files (processes, 1.7x).
+CHECK_FILES, CHECK_SECONDS, CHECK_SHARE = 8, 0.004, 16
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
 # The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
@@ -176,14 +182,25 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
                 # One figure a save is kept: the trial's where it refutes them, else the rest's. Both share
                 # what slows a save (a process's first threads read 0.83x and 0.87x where later ones read
                 # 1.5x), and two such figures would rule threads out for good.
-                tried["threads"] = _help(job, chosen.kind, trial, helpers, on_saved, times, key, learn=False)
+                helped = _help(job, chosen.kind, trial, helpers, on_saved, times)
                 position += len(trial)
+                tried["threads"] = helped.gain(_seconds_per_file(times))
+                if trial_refutes(tried["threads"], chosen.gain):
+                    # Before the caller takes the rest back: was it the threads, or the disk's pace?
+                    check = ids[position : position + _check_size(ids[position:], times)]
+                    tried["threads"] = helped.gain(_pace_around(job, check, on_saved, times))
+                    position += len(check)
                 if trial_refutes(tried["threads"], chosen.gain):
                     costs.remember(f"{key}:threads", tried["threads"])
                     options = []
                     continue
                 rest = ids[position:]
-        _help(job, chosen.kind, rest, helpers, on_saved, times, key)
+        learns = len(rest) > LEARN_FILES_PER_WORKER * helpers
+        check = rest[len(rest) - _check_size(rest, times) :] if learns else []
+        helped = _help(job, chosen.kind, rest[: len(rest) - len(check)], helpers, on_saved, times)
+        pace = _pace_around(job, check, on_saved, times)
+        if learns and helped.seconds >= LEARN_SECONDS:
+            costs.remember(f"{key}:{chosen.kind}", helped.gain(pace))
         return
 
 
@@ -205,6 +222,24 @@ def _first_files(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]
         if len(times) >= FIRST_FILES or ended - began >= FIRST_LOOK_S:
             break
     return writing_s / (last - began), nbytes
+
+
+def _check_size(rest: list[int], times: list[float]) -> int:
+    """How many of the last files the caller saves alone after helpers, to weigh them against its pace then
+    (see CHECK_FILES)."""
+    return min(CHECK_FILES, int(CHECK_SECONDS / _seconds_per_file(times)), len(rest) // CHECK_SHARE)
+
+
+def _pace_around(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> float:
+    """The caller's seconds per file around a span the helpers saved: the mean of its pace before the span
+    and on ``ids``, which it saves alone right after. A disk's pace drifts within a save: on this VM's ext4
+    a save's 256 KiB files took 0.1 ms each at first and 0.3 ms 250 files on, its 64 KiB atomic ones 0.3-0.4
+    and 0.55-0.65 ms, so that helpers weighed against the first files alone read 0.65-0.86x where whole
+    saves with threads were 1.15-1.3x faster than the caller's."""
+    before = _seconds_per_file(times)
+    checked_from = len(times)
+    _save_alone(job, ids, on_saved, times)
+    return (before + costs.median(times[checked_from:])) / 2 if ids else before
 
 
 def _save_alone(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> None:
@@ -237,20 +272,28 @@ def _seconds_per_file(times: list[float]) -> float:
     return costs.median(times[1:][-WINDOW:] or times)
 
 
-def _help(
-    job: Job,
-    kind: str,
-    ids: list[int],
-    helpers: int,
-    on_saved: OnSaved,
-    times: list[float],
-    key: str,
-    learn: bool = True,
-) -> float:
-    """Save ``ids`` with ``helpers`` helpers of ``kind``; return how many times faster than the caller alone
-    they were once started, and with ``learn`` keep it for the next save to weigh where the span was long
-    enough to time. What starting them took is kept apart, as a start-up."""
-    alone_s = len(ids) * _seconds_per_file(times)
+class Helped:
+    """What helpers did once ready: they saved ``files`` files in ``seconds`` (those the caller saved while
+    they started not counted)."""
+
+    __slots__ = ("files", "seconds", "helpers")
+
+    def __init__(self, files: float, seconds: float, helpers: int) -> None:
+        self.files, self.seconds, self.helpers = files, seconds, helpers
+
+    def gain(self, pace: float) -> float:
+        """How many times faster than the caller alone, at ``pace`` seconds a file, they saved: no more than
+        as many times as there are helpers (a higher reading comes from a slow first-files pace: the caller's
+        first files in a fresh process take up to 2.5 times the later ones, and it would win them every
+        ranking); 1 where they were ready too late to help."""
+        if self.files <= 0 or self.seconds <= 0:
+            return 1.0
+        return min(self.files * pace / self.seconds, float(self.helpers))
+
+
+def _help(job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, times: list[float]) -> Helped:
+    """Save ``ids`` with ``helpers`` helpers of ``kind``; return what they did once started. What starting
+    them took is kept apart, as a start-up."""
     began = perf_counter()
     import_s = ready_s = 0.0
     if kind == "threads":
@@ -269,16 +312,9 @@ def _help(
         if ready_after is not None:
             ready_s = ready_after
             costs.remember(f"start:{start}", ready_after)
-    # Until the workers were ready, the caller saved files at its own pace: the gain is that of the rest.
-    helped_s, helped_alone_s = perf_counter() - began - import_s - ready_s, alone_s - ready_s
-    if helped_alone_s <= 0 or helped_s <= 0:  # they were ready too late to help: nothing to learn
-        return 1.0
-    # No more than ``helpers`` times faster: a higher reading comes from a slow first-files rate (the caller's
-    # first files in a fresh process take up to 2.5 times the later ones), and would win them every ranking.
-    gain = min(helped_alone_s / helped_s, float(helpers))
-    if learn and len(ids) >= LEARN_FILES_PER_WORKER * helpers and helped_s >= LEARN_SECONDS:
-        costs.remember(f"{key}:{kind}", gain)
-    return gain
+    # Until the workers were ready, the caller saved files at its own pace: the helpers saved the rest.
+    helped_files = len(ids) - ready_s / _seconds_per_file(times)
+    return Helped(helped_files, perf_counter() - began - import_s - ready_s, helpers)
 
 
 STRATEGY = Strategy(
