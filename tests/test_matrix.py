@@ -72,10 +72,10 @@ def test_quick_strategies_are_those_that_can_win_on_a_small_machine() -> None:
 def test_quick_profile() -> None:
     """quick: a CSV job (24 files), a 256 KiB job (256 files) into the page cache and a durable job (128
     atomic files of 64 KiB); each opens with its one control and sequential, then every other quick strategy
-    at as many workers as CPUs, then the cold cases; at least 3 sweeps, at most 40, 32 s per job."""
+    at as many workers as CPUs, then the cold cases; at least 3 sweeps, at most 100, 32 s per job."""
     settings = read_settings({})
     assert settings.profile == "quick" and settings.gate is None and settings.notes == ()
-    assert (settings.rounds, settings.max_rounds, settings.budget_s) == (3, 40, 32.0)
+    assert (settings.rounds, settings.max_rounds, settings.budget_s) == (3, 100, 32.0)
     jobs = ["csv-none", "256KiB-none", "64KiB-atomic"]
     assert [case.id for case in settings.cases] == [case for job in jobs for case in quick_job_ids(job)]
     first = {case.job.name: case.job for case in settings.cases}
@@ -242,7 +242,7 @@ def test_files_rounds_dir_and_gate(tmp_path: Path) -> None:
     assert settings.rounds == settings.max_rounds == 2
     assert settings.directory == tmp_path and settings.gate == 15.0
     default = read_settings({})
-    assert (default.rounds, default.max_rounds) == (3, 40) and default.directory is None
+    assert (default.rounds, default.max_rounds) == (3, 100) and default.directory is None
 
 
 def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: P
     exact = read_settings({"gate": "10", "baseline": str(tmp_path), "rounds": "30"})
     assert exact.rounds == exact.max_rounds == 30
     against_history = read_settings({"gate": "10"})
-    assert (against_history.rounds, against_history.max_rounds) == (3, 40)
+    assert (against_history.rounds, against_history.max_rounds) == (3, 100)
 
 
 def test_controls_carry_no_strategy_requirement() -> None:
