@@ -62,7 +62,8 @@ EXPLORE_SHARE = 0.25
 # After helpers, the caller saves the last CHECK_FILES files alone, to weigh what the helpers gave against its
 # pace then as well as before (:func:`_pace_around`); fewer where they would take it over CHECK_SECONDS or be
 # over 1/CHECK_SHARE of the files left. Each file the caller saves alone, not helped, costs the save a share
-# of (gain - 1) / files: 1 % at 8 of 128 x 64 KiB (threads, 1.2x), 6 % at 2 of 24 CSV files (processes, 1.7x).
+# of (gain - 1) / files: 1 % at 8 of 128 x 64 KiB (threads, 1.2x); a CSV file (8 ms) gets no check, where one
+# of 24 would cost 3 % (processes, 1.7x).
 CHECK_FILES, CHECK_SECONDS, CHECK_SHARE = 8, 0.004, 16
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
@@ -199,7 +200,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         check = rest[len(rest) - _check_size(rest, times) :] if learns else []
         helped = _help(job, chosen.kind, rest[: len(rest) - len(check)], helpers, on_saved, times)
         pace = _pace_around(job, check, on_saved, times)
-        if learns and helped.seconds >= LEARN_SECONDS:
+        if learns and helped.files > 0 and helped.seconds >= LEARN_SECONDS:  # not where ready too late
             costs.remember(f"{key}:{chosen.kind}", helped.gain(pace))
         return
 
