@@ -225,6 +225,7 @@ def test_a_trial_refutes_threads_only_beyond_its_noise(trial: float, expected: f
 TRIAL_SCRIPT = """
     import json, os, sys, threading, time
     from fileio import STRATEGIES, PayloadWorkload, costs
+    from fileio.strategies import auto
     from fileio.strategies.auto import helper_count
 
     class Timed(PayloadWorkload):
@@ -243,6 +244,7 @@ TRIAL_SCRIPT = """
 
     if __name__ == "__main__":
         directory, files, saved_by = sys.argv[1], int(sys.argv[3]), []
+        auto.RETRY_SHARE = 0  # weigh the figures seeded below, never the first guess
         workload = Timed(4096)
         helpers = helper_count(2, files, "none", 2)
         key = costs.gain_key(directory, workload, 4096, "none", helpers)
@@ -311,6 +313,7 @@ PROVEN_SCRIPT = """
 
     if __name__ == "__main__":
         workload, runs = Sleepy(4096), []
+        auto.RETRY_SHARE = 0  # weigh the figures seeded below, never the first guess
         threads_key = costs.gain_key(sys.argv[1], workload, 4096, "none", 2) + ":threads"
         if sys.argv[2] == "seed":  # figures of an earlier process: threads pay, processes do not
             for _ in range(costs.KEPT):
@@ -344,3 +347,49 @@ def test_threads_that_paid_in_this_process_need_no_trial(
     assert result["runs"] == [2, 1] and result["threads"] > 1
     for save in range(2):
         verify(tmp_path / str(save), range(40), PayloadWorkload(4096))
+
+
+RETRY_SCRIPT = """
+    import json, sys, threading, time
+    from fileio import STRATEGIES, PayloadWorkload, costs
+    from fileio.strategies import auto
+
+    class Sleepy(PayloadWorkload):
+        # Making the bytes sleeps (the GIL released): helpers pay, threads and processes alike.
+        def data(self, file_id):
+            time.sleep(0.002)
+            on_caller.append(threading.current_thread() is threading.main_thread())
+            return super().data(file_id)
+
+    if __name__ == "__main__":
+        directory, on_caller, workload = sys.argv[1], [], Sleepy(4096)
+        auto.RETRY_SHARE = float(sys.argv[2])
+        key = costs.gain_key(directory, workload, 4096, "none", 2)
+        for _ in range(costs.KEPT):  # earlier saves (a busy minute) found helpers slower than the caller
+            for kind in ("threads", "processes"):
+                costs.remember(f"{key}:{kind}", 0.5)
+        STRATEGIES["auto"](directory, range(100), workers=2, workload=workload)
+        learned = [costs.last_measured_here(f"{key}:{kind}") for kind in ("threads", "processes")]
+        print(json.dumps({"by_caller": on_caller.count(True), "learned": learned}))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers cannot help on one CPU")
+@pytest.mark.parametrize("retry_share", [0.0, 1.0])
+def test_helpers_ruled_out_by_old_figures_are_tried_again_at_random(
+    retry_share: float, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Figures that say helpers lose keep them out, and so are never measured again, but at RETRY_SHARE of
+    the looks: these weigh helpers on their first guess, and where they now pay they save the files and
+    measure it."""
+    monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "out").mkdir()
+    done = run_python(RETRY_SCRIPT, str(tmp_path / "out"), str(retry_share))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    if retry_share:
+        assert result["by_caller"] < 50
+        assert max(gain or 0 for gain in result["learned"]) > 1
+    else:
+        assert result["by_caller"] == 100 and result["learned"] == [0.5, 0.5]
+    verify(tmp_path / "out", range(100), PayloadWorkload(4096))
