@@ -33,8 +33,9 @@ FIRST_GUESS_START_S = {
 }
 KEPT = 5  # measurements kept per figure; the median is used
 # A process writes its figures to the cache at most once in WRITE_EVERY_S, the rest at its next write or when
-# it exits: a write costs 0.3-0.8 ms here (tmpfs, ext4), 2-4 % of a save of 256 x 256 KiB.
-WRITE_EVERY_S = 1.0
+# it exits: a write costs 0.2 ms here on a tmpfs, 0.7 ms on ext4, 5 % of a save of 256 x 256 KiB. Once a
+# second was not enough: a program that saves every second or so (the bench's runner) paid it every save.
+WRITE_EVERY_S = 60.0
 
 _forkserver_running = False  # whether this process has started the fork server, which stays up
 _figures: dict[str, list[float]] = {}

@@ -102,7 +102,7 @@ WRITES_SCRIPT = """
 """
 
 
-def test_figures_reach_the_cache_at_once_then_at_most_once_a_second_and_at_exit(
+def test_figures_reach_the_cache_at_once_then_at_most_once_a_minute_and_at_exit(
     run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process's first figure is written at once (a script run once saves once); figures that follow
