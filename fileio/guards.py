@@ -3,6 +3,7 @@ processes cannot re-import safely, and a caller that dies while its workers run.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -127,16 +128,21 @@ def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.run(main())
 
 
-def _under_main_guard(source: str, line: int) -> bool:
-    """Whether ``line`` of a module's source lies in an ``if __name__ == "__main__":`` block."""
+@functools.lru_cache(maxsize=4)
+def _main_guard_blocks(path: str) -> tuple[tuple[int, int], ...]:
+    """The lines of the ``if __name__ == "__main__":`` blocks in a program's source, read once per process:
+    auto asks before each save that may start processes, and parsing even a short program takes ~1 ms."""
     import ast
 
-    for node in ast.walk(ast.parse(source)):
+    with open(path) as source:
+        tree = ast.parse(source.read())
+    blocks = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
             names = {ast.unparse(part) for part in (node.test.left, *node.test.comparators)}
-            if names == {"__name__", "'__main__'"} and node.body[0].lineno <= line <= (node.end_lineno or 0):
-                return True
-    return False
+            if names == {"__name__", "'__main__'"}:
+                blocks.append((node.body[0].lineno, node.end_lineno or 0))
+    return tuple(blocks)
 
 
 def main_module_problem(strategy: str) -> str | None:
@@ -161,9 +167,8 @@ def main_module_problem(strategy: str) -> str | None:
         frame = frame.f_back
     if top_level is None:
         return None
-    with open(path) as main_file:
-        if _under_main_guard(main_file.read(), top_level.f_lineno):
-            return None
+    if any(first <= top_level.f_lineno <= last for first, last in _main_guard_blocks(path)):
+        return None
     return (
         f"strategy {strategy!r} was called at the top level of {path} (line {top_level.f_lineno}) without "
         '`if __name__ == "__main__":`: its worker processes re-import that script and would run the save '
