@@ -23,20 +23,22 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 first guess again, so that figures from a worse minute do not keep helpers out for good.
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
-where this process's last save with them found them paying). Where they turn out slower than the caller alone
-(small files, whose every write hands the GIL over), beyond a short trial's noise below what they were chosen
-on, also against the caller's pace on a few files right after the trial, the caller takes the rest back and
-may yet choose worker processes; the loss is what the next save weighs. A save that helpers cannot speed up,
-or that is over before they would pay for themselves, stays in the caller: ``sequential``, with no start-up at
-all. There are ``min(workers, CPUs)`` helpers, or ``workers`` when each file is fsync'd (the writes then wait
-on the disk, not a CPU). Where worker processes could not start safely (a fork server would re-import a main
-program without its ``__main__`` guard), only threads are weighed.
+where this process's last save with them found them paying: those come in after the first file). Where they
+turn out slower than the caller alone (small files, whose every write hands the GIL over), beyond a short
+trial's noise below what they were chosen on, also against the caller's pace on a few files right after the
+trial, the caller takes the rest back and may yet choose worker processes; the loss is what the next save
+weighs. A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in
+the caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers``
+when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not
+start safely (a fork server would re-import a main program without its ``__main__`` guard), only threads are
+weighed.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from itertools import pairwise
 from time import perf_counter
 
@@ -55,9 +57,10 @@ from fileio.worker import save_each
 START_MARGIN = 2.0
 # When to look first: after FIRST_FILES files, or after FIRST_LOOK_S of saving, even one file: the first pays
 # for first touches, several times a later small file, but little beside a file that long (a CSV file takes
-# ~8 ms), and the workers a look brings in start that much sooner. The seconds per file are the median of the
-# last WINDOW files but the first (the first alone, before a second). Later looks come after every
-# LOOK_GROWTH times as many files: few, and cheap.
+# ~8 ms), and the workers a look brings in start that much sooner; after the first file alone where threads
+# paid in this process's last save of such files (at 256 KiB, 7 files saved alone cost a save ~3 %). The
+# seconds per file are the median of the last WINDOW files but the first (the first alone, before a second).
+# Later looks come after every LOOK_GROWTH times as many files: few, and cheap.
 FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.5
 EXPLORE_SHARE = 0.25
 # After helpers, the caller saves the last CHECK_FILES files alone, to weigh what the helpers gave against its
@@ -174,10 +177,14 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
             on_saved(file_id, job.save(file_id))
         return
     times: list[float] = []  # seconds per file saved by the caller, in order
-    write_share, nbytes = _first_files(job, ids, on_saved, times)
+
+    def gain_key(nbytes: int) -> str:
+        return costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
+
+    write_share, nbytes = _first_files(job, ids, on_saved, times, gain_key)
     position = len(times)
     # The filesystem, the main program and this process's threads stay as they are during a save.
-    key = costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
+    key = gain_key(nbytes)
     method = costs.start_method()
     usable = None if method != "fork" and main_module_problem("auto") is not None else method
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
@@ -221,10 +228,13 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         return
 
 
-def _first_files(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> tuple[float, int]:
+def _first_files(
+    job: Job, ids: list[int], on_saved: OnSaved, times: list[float], gain_key: Callable[[int], str]
+) -> tuple[float, int]:
     """Save the files before the first look, timing each in two parts; return the share of the time spent
     writing (threads do that in parallel, not the making of the bytes, which holds the GIL) and the size of
-    the last file."""
+    the last file. Only the first where threads paid in this process's last save of such files
+    (``gain_key``, by the first file's size): they are brought in again at once."""
     writing_s, nbytes = 0.0, 0
     began = last = perf_counter()
     for file_id in ids:
@@ -238,6 +248,8 @@ def _first_files(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]
         last = ended
         if len(times) >= FIRST_FILES or ended - began >= FIRST_LOOK_S:
             break
+        if len(times) == 1 and _proven_here(f"{gain_key(nbytes)}:threads"):
+            break
     return writing_s / (last - began), nbytes
 
 
@@ -248,15 +260,18 @@ def _check_size(rest: list[int], times: list[float]) -> int:
 
 
 def _pace_around(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> float:
-    """The caller's seconds per file around a span the helpers saved: the mean of its pace before the span
-    and on ``ids``, which it saves alone right after. A disk's pace drifts within a save: on this VM's ext4
-    a save's 256 KiB files took 0.1 ms each at first and 0.3 ms 250 files on, its 64 KiB atomic ones 0.3-0.4
-    and 0.55-0.65 ms, so that helpers weighed against the first files alone read 0.65-0.86x where whole
-    saves with threads were 1.15-1.3x faster than the caller's."""
+    """The caller's seconds per file around a span the helpers saved: the mean of its pace before the span and
+    on ``ids``, which it saves alone right after (that alone after a single file). A disk's pace drifts within
+    a save: on this VM's ext4 a save's 256 KiB files took 0.1 ms each at first and 0.3 ms 250 files on, its
+    64 KiB atomic ones 0.3-0.4 and 0.55-0.65 ms, so that helpers weighed against the first files alone read
+    0.65-0.86x where whole saves with threads were 1.15-1.3x faster than the caller's."""
     before = _seconds_per_file(times)
     checked_from = len(times)
     _save_alone(job, ids, on_saved, times)
-    return (before + costs.median(times[checked_from:])) / 2 if ids else before
+    if not ids:
+        return before
+    after = costs.median(times[checked_from:])
+    return after if checked_from == 1 else (before + after) / 2  # a first file alone pays for first touches
 
 
 def _save_alone(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> None:
