@@ -20,7 +20,7 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or
   two timed alone, on a busy machine) cannot then stop helpers from being tried again; a second one, from
   another save (a save keeps one), confirming it does, until a look (one in 16, at random) weighs them on the
-first guess again, so that figures from a worse minute do not keep helpers out for good.
+  first guess again, so that figures from a worse minute do not keep helpers out for good.
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
 where this process's last save with them found them paying: those come in after the first file). Where they
