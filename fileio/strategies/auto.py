@@ -20,7 +20,8 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   bytes (which holds the GIL) one at a time, by the shares this save timed. One unlucky measurement (a file or
   two timed alone, on a busy machine) cannot then stop helpers from being tried again; a second one, from
   another save (a save keeps one), confirming it does, until a look (one in 16, at random) weighs them on the
-  first guess again, so that figures from a worse minute do not keep helpers out for good.
+  first guess again, so that figures from a worse minute do not keep helpers out for good (not helpers that
+  pay, only less than others).
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
 where this process's last save with them found them paying: those come in after the first file). Where they
@@ -74,11 +75,13 @@ LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
 # The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
 # files left, and at least so many files a thread; none where that leaves nothing to decide on.
 TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.01, 8, 0.5
-# Figures that keep helpers out are measured again only where helpers are tried: at RETRY_SHARE of the looks,
-# helpers measured here are weighed on their first guess instead, as if untried. Without it, two low figures
-# (read on a busy machine, or under a profiler) kept threads out for good: seen here, where threads saved
-# 256 KiB files 1.2x faster on a tmpfs, auto saved like sequential in every save after. A retry where helpers
-# do lose costs a save a trial (threads) or a pool's start (processes); at random, for a script run once too.
+# Figures that keep helpers out (a gain of 1 or less) are measured again only where helpers are tried: at
+# RETRY_SHARE of the looks, such helpers are weighed on their first guess instead, as if untried. Without it,
+# two low figures (read on a busy machine, or under a profiler) kept threads out for good: seen here, where
+# threads saved 256 KiB files 1.2x faster on a tmpfs, auto saved like sequential in every save after. A retry
+# where helpers do lose costs a save a trial (threads) or a pool's start (processes); at random, for a script
+# run once too. Helpers that pay but less than others are not retried: at 64 KiB atomic on ext4, each save
+# that tried processes again (0.5-1.3x) where threads paid 1.2-1.3x was up to 30 % slower.
 RETRY_SHARE = 1 / 16
 # A trial that short is noisy: at 256 KiB on a tmpfs, where threads gave 1.5x over whole saves, trials read
 # 0.9-2.0x. So a trial refutes the gain threads were chosen on only below TRIAL_DOUBT of it (and below 1x).
@@ -157,10 +160,10 @@ def _options(
 
 
 def _weighed(key: str, first_guess: float) -> tuple[float, bool]:
-    """The gain to weigh helpers on, and whether it was measured (:func:`fileio.costs.gain`); at RETRY_SHARE
-    of the looks, their first guess, as if untried."""
+    """The gain to weigh helpers on, and whether it was measured (:func:`fileio.costs.gain`); where it keeps
+    them out, at RETRY_SHARE of the looks, their first guess, as if untried."""
     gain, measured = costs.gain(key, first_guess)
-    if measured and os.urandom(1)[0] < RETRY_SHARE * 256:
+    if measured and gain <= 1 and os.urandom(1)[0] < RETRY_SHARE * 256:
         return first_guess, False
     return gain, measured
 
