@@ -2,8 +2,9 @@
 loop that shares a save between them and the caller (:mod:`fileio.worker` is the workers' side).
 
 Workers start as :func:`fileio.costs.start_method` says: forked where that is safe, else from a fork server.
-A pool never makes a save wait for it: the caller saves files from the front of the ids while its workers
-start, each worker takes work from the back as it becomes ready, and the caller stops saving once all are.
+A pool makes a save wait for it no longer than forking takes: the caller saves files from the front of the ids
+while its workers start, each worker takes work from the back as it becomes ready, and the caller stops saving
+once all are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NamedTuple
 
 from fileio import bounded
 from fileio.costs import start_kind, start_method, started
@@ -39,6 +40,14 @@ def context(method: str) -> multiprocessing.context.BaseContext:
     return chosen
 
 
+class Started(NamedTuple):
+    """How a new pool started: seconds from starting it to its first ready worker, and of those, the seconds
+    starting it held the caller (forking its workers), when it could not save files."""
+
+    ready_s: float
+    blocking_s: float
+
+
 class Workers:
     """``count`` worker processes, each with a pipe of its own; the caller's side of :mod:`fileio.worker`.
 
@@ -54,6 +63,7 @@ class Workers:
         self.lost: set[int] = set()
         self.started_at = 0.0
         self.ready_after: float | None = None  # seconds from start to the first worker's "ready"
+        self.blocking_s = 0.0  # seconds :meth:`start` took: forking the workers
         self._connections: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._lock = threading.Lock()  # between the starter thread and close()
@@ -102,6 +112,7 @@ class Workers:
                 self._launch(processes, their_ends)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            self.blocking_s = time.perf_counter() - self.started_at
         else:
             threading.Thread(target=self._launch, args=(processes, their_ends), daemon=True).start()
 
@@ -180,14 +191,14 @@ def run_batches(
     workers: int,
     on_saved: OnSaved,
     batch_size: int | None = None,
-) -> float | None:
+) -> Started | None:
     """Save ``ids`` with ``save_batch`` on ``workers`` worker processes: those of the job's warm pool, or new
     ones, while the caller saves files itself until they are ready. With ``batch_size`` None each worker
     takes one contiguous batch, its share of the ids left when it becomes ready; otherwise batches of
     ``batch_size``, at most ``IN_FLIGHT_PER_WORKER`` queued per worker. Every saved file is passed to
     ``on_saved``; on the first failure the running batches stop before their next file, and once all have
-    ended a :class:`SaveError` names every failed id. Returns the seconds from starting the pool to its first
-    ready worker, or None where the pool was up already."""
+    ended a :class:`SaveError` names every failed id. Returns how the pool started, or None where it was up
+    already."""
     if not ids:
         return None
     warm = job.pool
@@ -205,7 +216,7 @@ def run_batches(
         _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size)
     finally:
         pool.close()
-    return pool.ready_after
+    return None if pool.ready_after is None else Started(pool.ready_after, pool.blocking_s)
 
 
 def _share(

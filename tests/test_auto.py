@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,14 @@ import pytest
 from helpers import bytes_written, worker_processes
 
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, costs, verify
-from fileio.strategies.auto import Helpers, best_helpers, helper_count, threads_first_guess, trial_refutes
+from fileio.strategies.auto import (
+    Helpers,
+    _options,
+    best_helpers,
+    helper_count,
+    threads_first_guess,
+    trial_refutes,
+)
 
 THREADS = Helpers("threads", wait_s=0.0005, ready_s=0.0, gain=1.8, measured=True)
 FORKED = Helpers("processes", wait_s=0.0, ready_s=0.025, gain=2.0, measured=True)
@@ -438,3 +446,58 @@ def test_helpers_ruled_out_by_old_figures_are_tried_again_at_random(
     else:
         assert result["by_caller"] == 100 and result["learned"] == [0.5, 0.5]
     verify(tmp_path / "out", range(100), PayloadWorkload(4096))
+
+
+START_SCRIPT = """
+    import json, sys, time
+    from fileio import PayloadWorkload, costs
+    from fileio.job import Job
+    from fileio.pools import run_batches
+    from fileio.worker import save_each
+    from fileio.writer import owner_token
+
+    class Sleepy(PayloadWorkload):
+        def data(self, file_id):
+            time.sleep(0.001)  # long enough a save for a fork server's workers to get ready
+            return super().data(file_id)
+
+    if __name__ == "__main__":
+        with Job(sys.argv[1], Sleepy(4096), "none", owner_token()).opened() as job:
+            started = run_batches(save_each, job, list(range(400)), 2, lambda *_: None)
+        print(json.dumps({"method": costs.start_method(), "started": started}))
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_new_pool_says_how_long_it_held_the_caller(
+    method: str, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked workers are made by the caller, which saves nothing meanwhile: their start-up holds it (and
+    auto counts it in full); a fork server makes them while the caller saves on."""
+    monkeypatch.setenv("FILEIO_START_METHOD", method)
+    done = run_python(START_SCRIPT, str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    ready_s, blocking_s = result["started"]
+    assert result["method"] == method and 0 < ready_s < 10
+    if method == "fork":
+        assert 0 < blocking_s <= ready_s
+    else:
+        assert blocking_s == 0
+    verify(tmp_path, range(400), PayloadWorkload(4096))
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_auto_weighs_a_fork_as_start_up_the_caller_waits_through(method: str) -> None:
+    """Where the caller would fork the workers, their whole start-up is weighed as time it waits (it saves
+    nothing meanwhile); where a fork server makes them, as time it saves on at its own pace."""
+
+    class Unpooled:
+        pool = None
+
+    options = _options(Unpooled(), "gain:test:start", 2, 0.5, method, {})  # type: ignore[arg-type]
+    [processes] = [option for option in options if option.kind == "processes"]
+    loading_s = 0.0 if "fileio.pools" in sys.modules else costs.expected_start("import")
+    start_s = costs.expected_start(costs.start_kind(method))
+    expected = (loading_s + start_s, 0.0) if method == "fork" else (loading_s, start_s)
+    assert (processes.wait_s, processes.ready_s) == pytest.approx(expected)
