@@ -177,6 +177,11 @@ def gain_key(directory: str, workload: object, file_bytes: float, durability: st
     return f"gain:{os.stat(directory).st_dev}:{kind}:{size_class}:{durability}:{workers}"
 
 
+def figures(key: str) -> list[float]:
+    """The last KEPT figures of ``key``, oldest first."""
+    return list(_load().get(key, []))
+
+
 def gain(key: str, first_guess: float) -> tuple[float, bool]:
     """How many times faster than the caller alone helpers saved here (:func:`gain_key`): the median of the
     last KEPT saves' figures and ``first_guess``, which counts as one more (one unlucky measurement cannot

@@ -14,10 +14,12 @@ from helpers import bytes_written, worker_processes
 
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, costs, verify
 from fileio.strategies.auto import (
+    RETRY_SHARE,
     Helpers,
     _options,
     best_helpers,
     helper_count,
+    retry_share,
     threads_first_guess,
     trial_refutes,
 )
@@ -416,7 +418,7 @@ RETRY_SCRIPT = """
         # Earlier saves (a busy minute) found helpers slower than the caller, or processes paying less than
         # threads.
         seeded = {"losing": (0.5, 0.5), "outranked": (3.0, 1.1)}[sys.argv[3]]
-        for _ in range(costs.KEPT):
+        for _ in range(2):
             for kind, gain in zip(("threads", "processes"), seeded):
                 costs.remember(f"{key}:{kind}", gain)
         STRATEGIES["auto"](directory, range(100), workers=2, workload=workload)
@@ -425,22 +427,35 @@ RETRY_SCRIPT = """
 """
 
 
+@pytest.mark.parametrize(
+    ("figures", "of_retry_share"),
+    [([], 0.0), ([1.5, 0.8], 0.0), ([0.5, 0.8], 1.0), ([0.5, 0.8, 0.6], 1 / 2), ([0.5] * 5, 1 / 8)],
+    ids=["unmeasured", "one-low", "ruled-out", "confirmed-once", "confirmed-thrice"],
+)
+def test_helpers_ruled_out_are_retried_less_often_the_more_figures_confirm_it(
+    figures: list[float], of_retry_share: float
+) -> None:
+    """Only figures that keep helpers out (the median with the first guess, 2.0 here, at most 1) make a retry,
+    at RETRY_SHARE where two do, and half as often for each more: each retry that confirms adds one."""
+    assert retry_share(figures, 2.0) == pytest.approx(of_retry_share * RETRY_SHARE)
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers cannot help on one CPU")
-@pytest.mark.parametrize(("seeded", "retry_share"), [("losing", 0.0), ("losing", 1.0), ("outranked", 1.0)])
+@pytest.mark.parametrize(("seeded", "share"), [("losing", 0.0), ("losing", 1.0), ("outranked", 1.0)])
 def test_helpers_ruled_out_by_old_figures_are_tried_again_at_random(
-    seeded: str, retry_share: float, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeded: str, share: float, run_python, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Figures that say helpers lose keep them out, and so are never measured again, but at RETRY_SHARE of
     the looks: these weigh helpers on their first guess, and where they now pay they save the files and
     measure it. Helpers that pay, if less than others, are left out of the retries (each costs a save)."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "out").mkdir()
-    done = run_python(RETRY_SCRIPT, str(tmp_path / "out"), str(retry_share), seeded)
+    done = run_python(RETRY_SCRIPT, str(tmp_path / "out"), str(share), seeded)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     if seeded == "outranked":  # threads save the files; processes are not measured again
         assert result["by_caller"] < 50 and result["learned"][0] > 1 and result["learned"][1] == 1.1
-    elif retry_share:
+    elif share:
         assert result["by_caller"] < 50
         assert max(gain or 0 for gain in result["learned"]) > 1
     else:
