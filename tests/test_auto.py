@@ -428,16 +428,24 @@ RETRY_SCRIPT = """
 
 
 @pytest.mark.parametrize(
-    ("figures", "of_retry_share"),
-    [([], 0.0), ([1.5, 0.8], 0.0), ([0.5, 0.8], 1.0), ([0.5, 0.8, 0.6], 1 / 2), ([0.5] * 5, 1 / 8)],
+    ("figures", "gain", "of_retry_share"),
+    # the gains: their median with a first guess of 2x (the upper of two middle ones)
+    [
+        ([], 2.0, 0.0),
+        ([1.5, 0.8], 1.5, 0.0),
+        ([0.5, 0.8], 0.8, 1.0),
+        ([0.5, 0.8, 0.6], 0.8, 1 / 2),
+        ([0.5] * 5, 0.5, 1 / 8),
+    ],
     ids=["unmeasured", "one-low", "ruled-out", "confirmed-once", "confirmed-thrice"],
 )
 def test_helpers_ruled_out_are_retried_less_often_the_more_figures_confirm_it(
-    figures: list[float], of_retry_share: float
+    figures: list[float], gain: float, of_retry_share: float
 ) -> None:
-    """Only figures that keep helpers out (the median with the first guess, 2.0 here, at most 1) make a retry,
-    at RETRY_SHARE where two do, and half as often for each more: each retry that confirms adds one."""
-    assert retry_share(figures, 2.0) == pytest.approx(of_retry_share * RETRY_SHARE)
+    """Only figures that keep helpers out (a gain with the first guess of at most 1) make a retry, at
+    RETRY_SHARE where two do, and half as often for each more: each retry that confirms adds one."""
+    assert costs.median([*figures, 2.0]) == gain
+    assert retry_share(figures, gain) == pytest.approx(of_retry_share * RETRY_SHARE)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="helpers cannot help on one CPU")

@@ -21,7 +21,7 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   two timed alone, on a busy machine) cannot then stop helpers from being tried again; a second one, from
   another save (a save keeps one), confirming it does, until a look (one in 16, at random, half as often for
   each further figure that confirms it) weighs them on the first guess again, so that figures from a worse
-  minute do not keep helpers out for good (not helpers that pay, only less than others).
+  minute do not keep helpers out for good (helpers that pay, if less than others, are not retried).
 
 Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
 where this process's last save with them found them paying: those come in after the first file). Where they
@@ -78,7 +78,7 @@ TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.01, 8, 0.5
 # Figures that keep helpers out (a gain of 1 or less) are measured again only where helpers are tried: at
 # RETRY_SHARE of the looks, such helpers are weighed on their first guess instead, as if untried, and half as
 # often for each further figure that keeps them out (each retry that confirms the loss adds one: at 4 KiB on
-# ext4, where helpers read 0.4-0.85x, a retry made a script run once half as slow again). Without it,
+# ext4, where helpers read 0.4-0.85x, a retry made a script run once up to 1.5x as slow). Without it,
 # two low figures (read on a busy machine, or under a profiler) kept threads out for good: seen here, where
 # threads saved 256 KiB files 1.2x faster on a tmpfs, auto saved like sequential in every save after. A retry
 # where helpers do lose costs a save a trial (threads) or a pool's start (processes); at random, for a script
@@ -170,15 +170,17 @@ def _options(
 def _weighed(key: str, first_guess: float) -> tuple[float, bool]:
     """The gain to weigh helpers on, and whether it was measured (:func:`fileio.costs.gain`); at
     :func:`retry_share` of the looks, their first guess, as if untried."""
-    if int.from_bytes(os.urandom(2)) < retry_share(costs.figures(key), first_guess) * 65536:
+    gain, measured = costs.gain(key, first_guess)
+    if int.from_bytes(os.urandom(2)) < retry_share(costs.figures(key), gain) * 65536:
         return first_guess, False
-    return costs.gain(key, first_guess)
+    return gain, measured
 
 
-def retry_share(figures: list[float], first_guess: float) -> float:
-    """How often helpers with these figures are weighed on their first guess instead: never where the
-    figures let them in; RETRY_SHARE where two keep them out, half as often for each further one."""
-    if not figures or costs.median([*figures, first_guess]) > 1:
+def retry_share(figures: list[float], gain: float) -> float:
+    """How often helpers with these figures, and the gain they give with the first guess, are weighed on the
+    guess instead: never where that gain lets them in; RETRY_SHARE where two figures keep them out, half as
+    often for each further one."""
+    if not figures or gain > 1:
         return 0.0
     return RETRY_SHARE * 0.5 ** max(0, sum(figure <= 1 for figure in figures) - 2)
 
