@@ -201,10 +201,9 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     def gain_key(nbytes: int) -> str:
         return costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
 
-    write_share, nbytes = _first_files(job, ids, on_saved, times, gain_key)
+    write_share, key = _first_files(job, ids, on_saved, times, gain_key)
     position = len(times)
     # The filesystem, the main program and this process's threads stay as they are during a save.
-    key = gain_key(nbytes)
     method = costs.start_method()
     usable = None if method != "fork" and main_module_problem("auto") is not None else method
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
@@ -250,12 +249,12 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
 
 def _first_files(
     job: Job, ids: list[int], on_saved: OnSaved, times: list[float], gain_key: Callable[[int], str]
-) -> tuple[float, int]:
+) -> tuple[float, str]:
     """Save the files before the first look, timing each in two parts; return the share of the time spent
-    writing (threads do that in parallel, not the making of the bytes, which holds the GIL) and the size of
-    the last file. Only the first where threads paid in this process's last save of such files
-    (``gain_key``, by the first file's size): they are brought in again at once."""
-    writing_s, nbytes = 0.0, 0
+    writing (threads do that in parallel, not the making of the bytes, which holds the GIL) and the files'
+    ``gain_key``, by the first file's size. Only the first where threads paid in this process's last save of
+    such files: they are brought in again at once."""
+    writing_s, key = 0.0, ""
     began = last = perf_counter()
     for file_id in ids:
         data = job.generate(file_id)
@@ -266,11 +265,13 @@ def _first_files(
         times.append(ended - last)
         writing_s += ended - made
         last = ended
+        if len(times) == 1:
+            key = gain_key(nbytes)
+            if _proven_here(f"{key}:threads"):
+                break
         if len(times) >= FIRST_FILES or ended - began >= FIRST_LOOK_S:
             break
-        if len(times) == 1 and _proven_here(f"{gain_key(nbytes)}:threads"):
-            break
-    return writing_s / (last - began), nbytes
+    return writing_s / (last - began), key
 
 
 def _check_size(rest: list[int], times: list[float]) -> int:
