@@ -129,10 +129,21 @@ async def run_coroutines(
     import asyncio  # here, not at the top: it would cost every worker process ~25 ms to start
 
     shared = iter(ids)
+    callback_failed = False
 
     async def work() -> None:
+        nonlocal callback_failed
         for file_id in shared:
-            on_saved(file_id, await save(file_id))
+            nbytes = await save(file_id)
+            # A coroutine whose file was saved in the loop turn where ``on_saved`` raised in another resumes
+            # before the group cancels it: it must not call a callback that gave up (151 calls, not 150).
+            if callback_failed:
+                return
+            try:
+                on_saved(file_id, nbytes)
+            except BaseException:
+                callback_failed = True
+                raise
 
     try:
         async with asyncio.TaskGroup() as group:
