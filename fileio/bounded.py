@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     Task = TypeVar("Task", bound=Cancellable)
 
 POLL_SECONDS = 0.05  # the longest a caller waits before it looks again: for a Ctrl-C, a stopped thread
+WATCH_SECONDS = 0.005  # how often threads are weighed where the caller watches their pace (run_threads)
 
 
 def run_bounded(
@@ -165,25 +166,37 @@ def task_size(files: int, workers: int) -> int:
     return max(1, min(MAX_TASK_FILES, files // (workers * TASKS_PER_WORKER)))
 
 
-def run_threads(save: Callable[[int], int], ids: list[int], workers: int, on_saved: OnSaved) -> None:
+def run_threads(
+    save: Callable[[int], int],
+    ids: list[int],
+    workers: int,
+    on_saved: OnSaved,
+    keep_on: Callable[[], bool] | None = None,
+) -> list[int]:
     """Run ``save(file_id)`` for every id on ``workers`` threads, each taking tasks of a few ids from a shared
     queue; ``on_saved`` runs in this thread. On the first failure the threads stop after their current file,
-    and a :class:`SaveError` naming every failed id is raised; Ctrl-C stops them the same way."""
+    and a :class:`SaveError` naming every failed id is raised; Ctrl-C stops them the same way. ``keep_on()``
+    is asked as the threads start and every WATCH_SECONDS after: once it says no, they stop after their
+    current file, and the ids they did not save are returned (none otherwise)."""
     tasks: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
     for task in chunks(ids, task_size(len(ids), workers)):
         tasks.put(task)
     saved: collections.deque[tuple[int, int]] = collections.deque()
     failures: list[SaveError] = []
-    stop = threading.Event()
+    unsaved: list[int] = []  # of the tasks the threads had begun when told to stop
+    stop, halt = threading.Event(), threading.Event()
 
     def work() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not halt.is_set():
             try:
                 task = tasks.get_nowait()
             except queue.Empty:
                 return
-            for file_id in task:
+            for index, file_id in enumerate(task):
                 if stop.is_set():
+                    return
+                if halt.is_set():
+                    unsaved.extend(task[index:])
                     return
                 try:
                     saved.append((file_id, save(file_id)))
@@ -196,14 +209,19 @@ def run_threads(save: Callable[[int], int], ids: list[int], workers: int, on_sav
             on_saved(*saved.popleft())
 
     threads = [threading.Thread(target=work, name=f"fileio-{n}") for n in range(min(workers, len(ids)))]
+    poll_s = POLL_SECONDS if keep_on is None else WATCH_SECONDS
+    if keep_on is not None:
+        keep_on()
     for thread in threads:
         thread.start()
     try:
         for thread in threads:
             while thread.is_alive():
-                thread.join(POLL_SECONDS)
+                thread.join(poll_s)
                 drain()
                 raise_if_interrupted()
+                if keep_on is not None and not halt.is_set() and not keep_on():
+                    halt.set()
     finally:
         stop.set()
         for thread in threads:
@@ -211,6 +229,9 @@ def run_threads(save: Callable[[int], int], ids: list[int], workers: int, on_sav
     drain()
     if failures:
         raise SaveError.merge(failures)
+    while not tasks.empty():
+        unsaved.extend(tasks.get_nowait())
+    return unsaved
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:

@@ -40,12 +40,15 @@ def context(method: str) -> multiprocessing.context.BaseContext:
     return chosen
 
 
-class Started(NamedTuple):
-    """How a new pool started: seconds from starting it to its first ready worker, and of those, the seconds
-    starting it held the caller (forking its workers), when it could not save files."""
+class Shared(NamedTuple):
+    """How a save was shared (:func:`run_batches`): the seconds from starting a new pool to its first ready
+    worker (None on a warm pool, or where none was ready before the files ran out), of those the seconds
+    starting it held the caller (forking its workers), when it could not save files, and the ids left unsaved
+    where ``keep_on`` stopped the workers."""
 
-    ready_s: float
+    ready_s: float | None
     blocking_s: float
+    left: list[int]
 
 
 class Workers:
@@ -191,32 +194,34 @@ def run_batches(
     workers: int,
     on_saved: OnSaved,
     batch_size: int | None = None,
-) -> Started | None:
+    keep_on: Callable[[], bool] | None = None,
+) -> Shared:
     """Save ``ids`` with ``save_batch`` on ``workers`` worker processes: those of the job's warm pool, or new
     ones, while the caller saves files itself until they are ready. With ``batch_size`` None each worker
     takes one contiguous batch, its share of the ids left when it becomes ready; otherwise batches of
     ``batch_size``, at most ``IN_FLIGHT_PER_WORKER`` queued per worker. Every saved file is passed to
     ``on_saved``; on the first failure the running batches stop before their next file, and once all have
-    ended a :class:`SaveError` names every failed id. Returns how the pool started, or None where it was up
-    already."""
+    ended a :class:`SaveError` names every failed id. ``keep_on()`` is asked once all workers have work, and
+    at each look at their news after (every WATCH_SECONDS at least): once it says no, their batches stop
+    before their next file, and the ids left unsaved are returned."""
     if not ids:
-        return None
+        return Shared(None, 0.0, [])
     warm = job.pool
     if warm is not None:
         pool = warm.workers_for_save()
         try:
-            _share(pool, min(workers, pool.count), save_batch, job, ids, on_saved, batch_size)
+            left = _share(pool, min(workers, pool.count), save_batch, job, ids, on_saved, batch_size, keep_on)
         except BaseException:
             warm.close()  # a failed save's workers stop, as a one-shot pool's do
             raise
-        return None
+        return Shared(None, 0.0, left)
     pool = Workers(min(workers, len(ids)))
     pool.start()
     try:
-        _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size)
+        left = _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size, keep_on)
     finally:
         pool.close()
-    return None if pool.ready_after is None else Started(pool.ready_after, pool.blocking_s)
+    return Shared(pool.ready_after, pool.blocking_s, left)
 
 
 def _share(
@@ -227,13 +232,16 @@ def _share(
     ids: list[int],
     on_saved: OnSaved,
     batch_size: int | None,
-) -> None:
-    """The loop of :func:`run_batches`: the caller takes ids from the front, the workers from the back."""
+    keep_on: Callable[[], bool] | None,
+) -> list[int]:
+    """The loop of :func:`run_batches`: the caller takes ids from the front, the workers from the back;
+    returns the ids left unsaved where ``keep_on`` stopped them."""
     front, back = 0, len(ids)
     held: dict[int, list[list[int]]] = {worker: [] for worker in range(workers)}  # batches sent, in order
     taken: dict[int, int] = dict.fromkeys(held, 0)  # how many of them the worker has begun
     given: set[int] = set()  # workers that have had their batch (batch_size None)
     returned: list[int] = []  # ids of batches that a lost worker never began: the caller saves them
+    halted = False  # whether keep_on said no: nothing more is handed out, and what is left is returned
     reported: set[int] = set()
     failures: list[SaveError] = []
     inbox: deque[tuple[int, str, Any]] = deque()  # the workers' news read and not yet handled
@@ -256,6 +264,8 @@ def _share(
         elif kind in ("done", "failed"):
             batch = held[worker].pop(0)
             taken[worker] -= 1
+            if halted:
+                returned.extend(file_id for file_id in batch if file_id not in reported)
             if kind == "failed":
                 unsaved = [file_id for file_id in batch if file_id not in reported]
                 fail(payload if isinstance(payload, SaveError) else SaveError(unsaved, payload))
@@ -269,7 +279,7 @@ def _share(
     try:
         while True:
             for worker in [worker for worker in sorted(pool.ready) if worker in held]:
-                while not failures and front < back and len(held[worker]) < IN_FLIGHT_PER_WORKER:
+                while not (failures or halted) and front < back and len(held[worker]) < IN_FLIGHT_PER_WORKER:
                     if batch_size is None:
                         if worker in given:
                             break
@@ -281,7 +291,10 @@ def _share(
                     pool.send(worker, run_batch, save_batch, job, batch)
                     held[worker].append(batch)
             starting = any(worker not in pool.ready for worker in held)
-            if not failures and (returned or (front < back and (starting or not held))):
+            if keep_on is not None and not (starting or halted or failures) and not keep_on():
+                halted = True
+                pool.stop_tasks()
+            if not (failures or halted) and (returned or (front < back and (starting or not held))):
                 deadline = time.perf_counter() + POLL_SECONDS
                 while returned or front < back:  # at least one file between looks at the workers' news
                     if returned:
@@ -296,8 +309,8 @@ def _share(
                     if time.perf_counter() >= deadline:
                         break
                 timeout: float | None = 0
-            elif any(held.values()) or (front < back and not failures):
-                timeout = bounded.POLL_SECONDS
+            elif any(held.values()) or (front < back and not (failures or halted)):
+                timeout = bounded.POLL_SECONDS if keep_on is None or halted else bounded.WATCH_SECONDS
             else:
                 break
             raise_if_interrupted()
@@ -315,3 +328,4 @@ def _share(
         raise
     if failures:
         raise SaveError.merge(failures)
+    return [*ids[front:back], *returned]

@@ -148,7 +148,9 @@ def test_a_worker_that_died_idle_takes_no_task_and_its_share_is_saved(tmp_path: 
         directory = tmp_path / "out"
         directory.mkdir()
         with Job(str(directory), workload, "none", owner_token()).opened() as job:
-            _share(pool, 2, save_each, job, list(range(40)), lambda file_id, _: saved.append(file_id), 4)
+            _share(
+                pool, 2, save_each, job, list(range(40)), lambda file_id, _: saved.append(file_id), 4, None
+            )
     finally:
         pool.close()
     assert sorted(saved) == list(range(40)) and len(pool.lost) == 1

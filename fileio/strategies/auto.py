@@ -23,16 +23,17 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
   each further figure that confirms it) weighs them on the first guess again, so that figures from a worse
   minute do not keep helpers out for good (helpers that pay, if less than others, are not retried).
 
-Threads chosen on a guess, or on figures older than this process, first save a trial share of the files (not
-where this process's last save with them found them paying: those come in after the first file). Where they
-turn out slower than the caller alone (small files, whose every write hands the GIL over), beyond a short
-trial's noise below what they were chosen on, also against the caller's pace on a few files right after the
-trial, the caller takes the rest back and may yet choose worker processes; the loss is what the next save
-weighs. A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in
-the caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers``
-when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not
-start safely (a fork server would re-import a main program without its ``__main__`` guard), only threads are
-weighed.
+Helpers chosen on a guess, or on figures older than this process, are watched as they save (not where this
+process's last save with them found them paying: threads then come in after the first file). Where they fall
+behind the caller alone (small files, whose every write hands the GIL over, or contend for a directory's
+lock), beyond a short span's noise below what they were chosen on, also against the caller's pace on a few
+files right after, they are stopped before their next file and the caller takes the rest back: a wrong guess
+costs a save tens of milliseconds, not the rest of it. It may yet choose the other kind; the loss is what the
+next save weighs. A save that helpers cannot speed up, or that is over before they would pay for themselves,
+stays in the caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or
+``workers`` when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes
+could not start safely (a fork server would re-import a main program without its ``__main__`` guard), only
+threads are weighed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from fileio import costs
 from fileio.bounded import run_threads, task_size
 from fileio.guards import main_module_problem
 from fileio.job import Job, OnSaved, Strategy
-from fileio.worker import save_each
+from fileio.worker import REPORT_FILES, save_each
 
 # Helpers are brought in once what they would save is this many times what starting them costs the save:
 # enough for a wrong guess to cost little (the caller saves files while processes start, so one that does not
@@ -72,22 +73,19 @@ EXPLORE_SHARE = 0.25
 CHECK_FILES, CHECK_SECONDS, CHECK_SHARE = 8, 0.004, 16
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
-# The threads' trial: what the caller alone would save in TRIAL_SECONDS, but no more than TRIAL_SHARE of the
-# files left, and at least so many files a thread; none where that leaves nothing to decide on.
-TRIAL_SECONDS, TRIAL_FILES_PER_WORKER, TRIAL_SHARE = 0.01, 8, 0.5
+# Watched helpers are first weighed once they have had WATCH_SECONDS, and as long as the caller would take to
+# save so many files a helper.
+WATCH_SECONDS, WATCH_FILES_PER_HELPER = 0.02, 8
 # Figures that keep helpers out (a gain of 1 or less) are measured again only where helpers are tried: at
 # RETRY_SHARE of the looks, such helpers are weighed on their first guess instead, as if untried, and half as
 # often for each further figure that keeps them out (each retry that confirms the loss adds one: at 4 KiB on
 # ext4, where helpers read 0.4-0.85x, a retry made a script run once up to 1.5x as slow). Without it,
 # two low figures (read on a busy machine, or under a profiler) kept threads out for good: seen here, where
 # threads saved 256 KiB files 1.2x faster on a tmpfs, auto saved like sequential in every save after. A retry
-# where helpers do lose costs a save a trial (threads) or a pool's start (processes); at random, for a script
+# where helpers do lose costs a save a pool's start and a watched span (Watch); at random, for a script
 # run once too. Helpers that pay but less than others are not retried: at 64 KiB atomic on ext4, each save
 # that tried processes again (0.5-1.3x) where threads paid 1.2-1.3x was up to 30 % slower.
 RETRY_SHARE = 1 / 16
-# A trial that short is noisy: at 256 KiB on a tmpfs, where threads gave 1.5x over whole saves, trials read
-# 0.9-2.0x. So a trial refutes the gain threads were chosen on only below TRIAL_DOUBT of it (and below 1x).
-TRIAL_DOUBT = 0.5
 
 
 class Helpers:
@@ -144,12 +142,16 @@ def _options(
     :func:`fileio.costs.gain_key`), or what this save measured (``tried``). Worker processes would start by
     ``method`` (:func:`fileio.costs.start_method`); none where it is None: they would re-import a main program
     that cannot be."""
-    threads_gain = (
-        (tried["threads"], True)
-        if "threads" in tried
-        else _weighed(f"{key}:threads", threads_first_guess(write_share, helpers))
+
+    def gain(kind: str, first_guess: float) -> tuple[float, bool]:
+        return (tried[kind], True) if kind in tried else _weighed(f"{key}:{kind}", first_guess)
+
+    threads = Helpers(
+        "threads",
+        costs.expected_start("threads"),
+        0.0,
+        *gain("threads", threads_first_guess(write_share, helpers)),
     )
-    threads = Helpers("threads", costs.expected_start("threads"), 0.0, *threads_gain)
     if job.pool is not None and job.pool.running:
         wait_s = ready_s = 0.0
     elif job.pool is None and method is None:
@@ -163,7 +165,7 @@ def _options(
             # saved 1 file where its pace alone would have saved 13, on a tmpfs 85 of 144 (a fork server
             # forks them while the caller saves on).
             wait_s, ready_s = wait_s + ready_s, 0.0
-    processes = Helpers("processes", wait_s, ready_s, *_weighed(f"{key}:processes", float(helpers)))
+    processes = Helpers("processes", wait_s, ready_s, *gain("processes", float(helpers)))
     return [threads, processes]
 
 
@@ -186,9 +188,9 @@ def retry_share(figures: list[float], gain: float) -> float:
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save in this thread until the files left warrant helpers, then bring in the best. Threads first save a
-    trial share: where it refutes them (:func:`trial_refutes`), the caller goes on (and may yet choose
-    processes)."""
+    """Save in this thread until the files left warrant helpers, then bring in the best. Helpers not proven in
+    this process are watched: where they fall behind the caller alone (:class:`Watch`), the
+    caller takes the rest back (and may yet choose others)."""
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     if job.pool is not None:
         helpers = min(helpers, job.pool.workers)
@@ -202,45 +204,40 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         return costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
 
     write_share, key = _first_files(job, ids, on_saved, times, gain_key)
-    position = len(times)
+    left = ids[len(times) :]
     # The filesystem, the main program and this process's threads stay as they are during a save.
     method = costs.start_method()
     usable = None if method != "fork" and main_module_problem("auto") is not None else method
     tried: dict[str, float] = {}  # helpers' gains measured in this save, by kind
-    options: list[Helpers] = []  # weighed at the first look, and again after a trial
-    while position < len(ids):
+    options: list[Helpers] = []  # weighed at the first look, and again after helpers were stopped
+    while left:
         if not options:
             options = _options(job, key, helpers, write_share, usable, tried)
-        chosen = best_helpers(_seconds_per_file(times), len(ids) - position, options)
+        chosen = best_helpers(_seconds_per_file(times), len(left), options)
         if chosen is None:  # the caller saves on, to the next look
-            next_look = max(position + 1, int(position * LOOK_GROWTH))
-            _save_alone(job, ids[position:next_look], on_saved, times)
-            position = min(next_look, len(ids))
+            saved = len(ids) - len(left)
+            alone = max(1, int(saved * LOOK_GROWTH) - saved)
+            _save_alone(job, left[:alone], on_saved, times)
+            left = left[alone:]
             continue
-        rest = ids[position:]
-        if chosen.kind == "threads" and "threads" not in tried and not _proven_here(f"{key}:threads"):
-            within = min(int(TRIAL_SECONDS / _seconds_per_file(times)), int(len(rest) * TRIAL_SHARE))
-            trial = rest[: max(TRIAL_FILES_PER_WORKER * helpers, within)]
-            if len(trial) < len(rest):
-                # One figure a save is kept: the trial's where it refutes them, else the rest's. Both share
-                # what slows a save (a process's first threads read 0.83x and 0.87x where later ones read
-                # 1.5x), and two such figures would rule threads out for good.
-                helped = _help(job, chosen.kind, trial, helpers, on_saved, times)
-                position += len(trial)
-                tried["threads"] = helped.gain(_seconds_per_file(times))
-                if trial_refutes(tried["threads"], chosen.gain):
-                    # Before the caller takes the rest back: was it the threads, or the disk's pace?
-                    check = ids[position : position + _check_size(ids[position:], times)]
-                    tried["threads"] = helped.gain(_pace_around(job, check, on_saved, times))
-                    position += len(check)
-                if trial_refutes(tried["threads"], chosen.gain):
-                    costs.remember(f"{key}:threads", tried["threads"])
-                    options = []
-                    continue
-                rest = ids[position:]
-        learns = len(rest) > LEARN_FILES_PER_WORKER * helpers
-        check = rest[len(rest) - _check_size(rest, times) :] if learns else []
-        helped = _help(job, chosen.kind, rest[: len(rest) - len(check)], helpers, on_saved, times)
+        learns = len(left) > LEARN_FILES_PER_WORKER * helpers
+        check = left[len(left) - _check_size(left, times) :] if learns else []
+        # Helpers that paid in this process's last save of such files, or earlier in this one, go unwatched.
+        watched = chosen.kind not in tried and not _proven_here(f"{key}:{chosen.kind}")
+        span = left[: len(left) - len(check)]
+        helped, unsaved = _help(job, chosen.kind, span, helpers, on_saved, times, watched)
+        if unsaved:
+            # Stopped: was it the helpers, or the disk's pace? The caller saves a few files alone to tell, and
+            # weighs them all again.
+            recheck = unsaved[: _check_size(unsaved, times)]
+            tried[chosen.kind] = helped.gain(_pace_around(job, recheck, on_saved, times))
+            left, options = unsaved[len(recheck) :] + check, []
+            if tried[chosen.kind] < 1:
+                # One figure a save is kept: this one where they lost, else the rest's. Both share what slows
+                # a save (a process's first threads read 0.83x and 0.87x where later ones read 1.5x), and two
+                # such figures would rule them out for good.
+                costs.remember(f"{key}:{chosen.kind}", tried[chosen.kind])
+            continue
         pace = _pace_around(job, check, on_saved, times)
         if learns and helped.files > 0 and helped.seconds >= LEARN_SECONDS:  # not where ready too late
             costs.remember(f"{key}:{chosen.kind}", helped.gain(pace))
@@ -307,16 +304,9 @@ def _save_alone(job: Job, ids: list[int], on_saved: OnSaved, times: list[float])
 
 def _proven_here(key: str) -> bool:
     """Whether this process's last save with such helpers found them faster than the caller alone: then their
-    figures are not old, and a trial (which costs a save ~10 % at 256 KiB: two runs of threads, two tails)
-    would tell nothing new."""
+    figures are not old, and a watch (whose short spans are noisy) would tell nothing new."""
     last = costs.last_measured_here(key)
     return last is not None and last > 1
-
-
-def trial_refutes(trial_gain: float, expected_gain: float) -> bool:
-    """Whether the threads' trial says the caller does better alone: slower than the caller, and by more than
-    a short trial's noise below the gain they were chosen on."""
-    return trial_gain < min(1.0, TRIAL_DOUBT * expected_gain)
 
 
 def _seconds_per_file(times: list[float]) -> float:
@@ -338,19 +328,66 @@ class Helped:
         """How many times faster than the caller alone, at ``pace`` seconds a file, they saved: no more than
         as many times as there are helpers (a higher reading comes from a slow first-files pace: the caller's
         first files in a fresh process take up to 2.5 times the later ones, and it would win them every
-        ranking); 1 where they were ready too late to help."""
-        if self.files <= 0 or self.seconds <= 0:
+        ranking); 1 where they had no time to help."""
+        if self.seconds <= 0:
             return 1.0
-        return min(self.files * pace / self.seconds, float(self.helpers))
+        return min(max(0.0, self.files) * pace / self.seconds, float(self.helpers))
 
 
-def _help(job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, times: list[float]) -> Helped:
-    """Save ``ids`` with ``helpers`` helpers of ``kind``; return what they did once started. What starting
-    them took is kept apart, as a start-up."""
+class Watch:
+    """Counts the files saved while helpers work, from when they all have work, and says whether to keep them
+    on: not once what they saved, even counting the files each may have saved unreported (``unreported``),
+    is below what the caller alone would have saved at ``pace`` seconds a file. Stopping them costs little
+    (the caller saves a few files alone, to weigh them against its pace then too, and they may start again),
+    so it takes no margin for a short span's noise (at 256 KiB on a tmpfs, where threads gave 1.5x over whole
+    saves, 10 ms spans read 0.9-2.0x): at 4 KiB on ext4, threads that read 0.85-0.89x, within such a margin,
+    saved the rest of a save that way."""
+
+    def __init__(self, on_saved: OnSaved, pace: float, helpers: int, unreported: int) -> None:
+        self.on_saved, self.pace, self.helpers = on_saved, pace, helpers
+        self.in_flight = unreported * helpers
+        self.files, self.counted, self.since = 0, 0, 0.0
+        self.stopped = Helped(0, 0.0, helpers)  # what they had saved when last weighed
+
+    def saved(self, file_id: int, nbytes: int) -> None:
+        self.files += 1
+        self.on_saved(file_id, nbytes)
+
+    def keep_on(self) -> bool:
+        now = perf_counter()
+        if not self.since:  # the helpers all have work from now on
+            self.since, self.counted = now, self.files
+            return True
+        seconds = now - self.since
+        if seconds < max(WATCH_SECONDS, WATCH_FILES_PER_HELPER * self.helpers * self.pace):
+            return True
+        self.stopped = Helped(self.files - self.counted, seconds, self.helpers)
+        return (self.stopped.files + self.in_flight) * self.pace / seconds >= 1
+
+
+def _help(
+    job: Job,
+    kind: str,
+    ids: list[int],
+    helpers: int,
+    on_saved: OnSaved,
+    times: list[float],
+    watched: bool,
+) -> tuple[Helped, list[int]]:
+    """Save ``ids`` with ``helpers`` helpers of ``kind``, watched (:class:`Watch`) or not;
+    return what they did once started (what starting them took is kept apart, as a start-up), and the ids
+    left unsaved where the watch stopped them."""
     began = perf_counter()
     import_s = ready_s = blocking_s = 0.0
+    size = task_size(len(ids), helpers)
+    watch = None
+    if watched:
+        unreported = 1 if kind == "threads" else min(size, REPORT_FILES)
+        watch = Watch(on_saved, _seconds_per_file(times), helpers, unreported)
+        on_saved = watch.saved
+    keep_on = None if watch is None else watch.keep_on
     if kind == "threads":
-        run_threads(job.save, ids, helpers, on_saved)
+        unsaved = run_threads(job.save, ids, helpers, on_saved, keep_on)
     else:
         start = (
             "running" if job.pool is not None and job.pool.running else costs.start_kind(costs.start_method())
@@ -361,14 +398,17 @@ def _help(job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, 
         if not loaded:
             import_s = perf_counter() - began
             costs.remember("start:import", import_s)
-        started = run_batches(save_each, job, ids, helpers, on_saved, task_size(len(ids), helpers))
-        if started is not None:
-            ready_s, blocking_s = started
+        shared = run_batches(save_each, job, ids, helpers, on_saved, size, keep_on)
+        if shared.ready_s is not None:
+            ready_s, blocking_s = shared.ready_s, shared.blocking_s
             costs.remember(f"start:{start}", ready_s)
+        unsaved = shared.left
+    if watch is not None and unsaved:
+        return watch.stopped, unsaved
     # Until the workers were ready, the caller saved files at its own pace, but while it forked them: the
     # helpers saved the rest.
     helped_files = len(ids) - (ready_s - blocking_s) / _seconds_per_file(times)
-    return Helped(helped_files, perf_counter() - began - import_s - ready_s, helpers)
+    return Helped(helped_files, perf_counter() - began - import_s - ready_s, helpers), unsaved
 
 
 STRATEGY = Strategy(
