@@ -26,14 +26,14 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 Helpers chosen on a guess, or on figures older than this process, are watched as they save (not where this
 process's last save with them found them paying: threads then come in after the first file). Where they fall
 behind the caller alone (small files, whose every write hands the GIL over, or contend for a directory's
-lock), beyond a short span's noise below what they were chosen on, also against the caller's pace on a few
-files right after, they are stopped before their next file and the caller takes the rest back: a wrong guess
-costs a save tens of milliseconds, not the rest of it. It may yet choose the other kind; the loss is what the
-next save weighs. A save that helpers cannot speed up, or that is over before they would pay for themselves,
-stays in the caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or
-``workers`` when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes
-could not start safely (a fork server would re-import a main program without its ``__main__`` guard), only
-threads are weighed.
+lock), they are stopped before their next file, and the caller saves a few files alone to weigh them against
+its pace then too: where they lost, it takes the rest back, so that a wrong guess costs a save tens of
+milliseconds, not the rest of it. It may yet choose the other kind; the loss is what the next save weighs.
+A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
+caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers``
+when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not
+start safely (a fork server would re-import a main program without its ``__main__`` guard), only threads are
+weighed.
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ def retry_share(figures: list[float], gain: float) -> float:
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save in this thread until the files left warrant helpers, then bring in the best. Helpers not proven in
-    this process are watched: where they fall behind the caller alone (:class:`Watch`), the
-    caller takes the rest back (and may yet choose others)."""
+    this process are watched: where they fall behind the caller alone (:class:`Watch`), the caller takes the
+    rest back (and may yet choose others)."""
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     if job.pool is not None:
         helpers = min(helpers, job.pool.workers)
