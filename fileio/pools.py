@@ -240,7 +240,8 @@ def _share(
     held: dict[int, list[list[int]]] = {worker: [] for worker in range(workers)}  # batches sent, in order
     taken: dict[int, int] = dict.fromkeys(held, 0)  # how many of them the worker has begun
     given: set[int] = set()  # workers that have had their batch (batch_size None)
-    returned: list[int] = []  # ids of batches that a lost worker never began: the caller saves them
+    returned: list[int] = []  # ids of batches a lost worker never began (the caller saves them), or unsaved
+    # when halted (returned to the caller of run_batches)
     halted = False  # whether keep_on said no: nothing more is handed out, and what is left is returned
     reported: set[int] = set()
     failures: list[SaveError] = []
