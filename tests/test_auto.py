@@ -13,15 +13,23 @@ import pytest
 from helpers import bytes_written, worker_processes
 
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, costs, verify
+from fileio.job import Job
+from fileio.strategies import auto
 from fileio.strategies.auto import (
+    FIRST_FILES,
+    FIRST_FILES_S,
     RETRY_SHARE,
+    WATCH_SECONDS,
     Helpers,
+    Watch,
+    _first_files,
     _options,
     best_helpers,
     helper_count,
     retry_share,
     threads_first_guess,
 )
+from fileio.writer import owner_token
 
 THREADS = Helpers("threads", wait_s=0.0005, ready_s=0.0, gain=1.8, measured=True)
 FORKED = Helpers("processes", wait_s=0.0, ready_s=0.025, gain=2.0, measured=True)
@@ -568,3 +576,47 @@ def test_helpers_told_to_stop_return_the_ids_they_did_not_save(kind: str, run_py
     assert 0 < len(saved) < 150  # stopped at ~30 ms of ~300 ms of work
     assert len(result["files"]) == len(saved)
     verify(tmp_path, saved, PayloadWorkload(4096))
+
+
+@pytest.mark.parametrize(
+    ("files_per_ms", "stopped_at_ms"),
+    [
+        pytest.param(0.0, 10.5, id="saving-nothing-stopped-once-4-ms-behind"),
+        pytest.param(0.2, 10.5, id="slower-than-one-of-them-stopped-before-the-first-weighing"),
+        pytest.param(0.7, 20.5, id="losing-less-stopped-at-the-first-weighing"),
+        pytest.param(1.2, None, id="paying-kept-on"),
+    ],
+)
+def test_the_watch_stops_helpers_far_behind_before_it_first_weighs_them(
+    files_per_ms: float, stopped_at_ms: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two helpers watched against a caller's pace of 1 ms a file, one file each unreported, asked every 5 ms
+    (off the 20 ms mark, which a float clock may read either side of):
+    before the first weighing (WATCH_SECONDS), only those 4 ms behind and slower together than one of them
+    at the caller's pace are stopped; at it, any behind the caller."""
+    now = [100.0]
+    monkeypatch.setattr(auto, "perf_counter", lambda: now[0])
+    watch = Watch(lambda file_id, nbytes: None, pace=0.001, helpers=2, unreported=1)
+    assert watch.keep_on()  # the helpers all have work from here
+    stopped_at, saved = None, 0
+    for ms in (5.5, 10.5, 15.5, 20.5, 25.5, 30.5, 35.5, 40.5):
+        now[0] = 100.0 + ms / 1000
+        while saved < int(files_per_ms * ms):
+            watch.saved(saved, 1)
+            saved += 1
+        if not watch.keep_on():
+            stopped_at = ms
+            break
+    assert stopped_at == stopped_at_ms
+    assert WATCH_SECONDS == 0.02  # the cases above are set around it
+
+
+def test_the_first_look_waits_for_small_files_to_take_a_millisecond(tmp_path: Path) -> None:
+    """The caller's pace at the first look comes from more than the first few small files, which pay for
+    first touches: on a tmpfs, 4 KiB files took 6.5 us each at the eighth and 4.7 us from the hundredth."""
+    times: list[float] = []
+    with Job(str(tmp_path), PayloadWorkload(64), "none", owner_token()).opened() as job:
+        _first_files(job, list(range(100_000)), lambda file_id, nbytes: None, times, lambda nbytes: "key")
+    assert len(times) > FIRST_FILES
+    assert sum(times) >= FIRST_FILES_S
+    verify(tmp_path, range(len(times)), PayloadWorkload(64))

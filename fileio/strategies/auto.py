@@ -25,10 +25,11 @@ What it weighs, all measured on this machine (:mod:`fileio.costs`):
 
 Helpers chosen on a guess, or on figures older than this process, are watched as they save (not where this
 process's last save with them found them paying: threads then come in after the first file). Where they fall
-behind the caller alone (small files, whose every write hands the GIL over, or contend for a directory's
-lock), they are stopped before their next file, and the caller saves a few files alone to weigh them against
-its pace then too: where they lost, it takes the rest back, so that a wrong guess costs a save tens of
-milliseconds, not the rest of it. It may yet choose the other kind; the loss is what the next save weighs.
+behind the caller alone (small files, whose every write hands the GIL over, or contend for a directory's lock;
+far behind, even before they are first weighed), they are stopped before their next file, and the caller saves
+a few files alone to weigh them against its pace then too: where they lost, it takes the rest back, so that a
+wrong guess costs a save tens of milliseconds, not the rest of it. It may yet choose the other kind; the loss
+is what the next save weighs.
 A save that helpers cannot speed up, or that is over before they would pay for themselves, stays in the
 caller: ``sequential``, with no start-up at all. There are ``min(workers, CPUs)`` helpers, or ``workers``
 when each file is fsync'd (the writes then wait on the disk, not a CPU). Where worker processes could not
@@ -57,13 +58,15 @@ from fileio.worker import REPORT_FILES, save_each
 # is a noisy figure (in a fresh process at 256 KiB, threads and processes read 0.8-2.4x, and processes, with
 # 40 ms to start, won the ranking on such a reading in 4 saves of 20, each slower than threads by a third).
 START_MARGIN = 2.0
-# When to look first: after FIRST_FILES files, or after FIRST_LOOK_S of saving, even one file: the first pays
-# for first touches, several times a later small file, but little beside a file that long (a CSV file takes
-# ~8 ms), and the workers a look brings in start that much sooner; after the first file alone where threads
-# paid in this process's last save of such files (at 256 KiB, 7 files saved alone cost a save ~3 %). The
-# seconds per file are the median of the last WINDOW files but the first (the first alone, before a second).
-# Later looks come after every LOOK_GROWTH times as many files: few, and cheap.
-FIRST_FILES, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.005, 32, 1.5
+# When to look first: after FIRST_FILES files that took FIRST_FILES_S, or after FIRST_LOOK_S of saving, even
+# one file: the first pays for first touches, several times a later small file, but little beside a file that
+# long (a CSV file takes ~8 ms), and the workers a look brings in start that much sooner; after the first file
+# alone where threads paid in this process's last save of such files (at 256 KiB, 7 files saved alone cost a
+# save ~3 %). Small files' first ones are slow for longer: on a tmpfs, in a fresh process, 4 KiB files took
+# 6.5 us each at the eighth and 4.7 us from the hundredth, and helpers weighed against that pace read 1.1x
+# where they lost at 0.4-0.8x. The seconds per file are the median of the last WINDOW files but the first (the
+# first alone, before a second). Later looks come after every LOOK_GROWTH times as many files: few, and cheap.
+FIRST_FILES, FIRST_FILES_S, FIRST_LOOK_S, WINDOW, LOOK_GROWTH = 8, 0.001, 0.005, 32, 1.5
 EXPLORE_SHARE = 0.25
 # After helpers, the caller saves the last CHECK_FILES files alone, to weigh what the helpers gave against its
 # pace then as well as before (:func:`_pace_around`); fewer where they would take it over CHECK_SECONDS or be
@@ -74,8 +77,9 @@ CHECK_FILES, CHECK_SECONDS, CHECK_SHARE = 8, 0.004, 16
 # A speed-up is learned only from a span long enough to time: so many files per worker, so many seconds.
 LEARN_FILES_PER_WORKER, LEARN_SECONDS = 8, 0.002
 # Watched helpers are first weighed once they have had WATCH_SECONDS, and as long as the caller would take to
-# save so many files a helper.
-WATCH_SECONDS, WATCH_FILES_PER_HELPER = 0.02, 8
+# save so many files a helper; before that, only where they are WATCH_LOSS_S behind the caller alone and
+# slower together than one of them would be at the caller's pace.
+WATCH_SECONDS, WATCH_FILES_PER_HELPER, WATCH_LOSS_S = 0.02, 8, 0.004
 # Figures that keep helpers out (a gain of 1 or less) are measured again only where helpers are tried: at
 # RETRY_SHARE of the looks, such helpers are weighed on their first guess instead, as if untried, and half as
 # often for each further figure that keeps them out (each retry that confirms the loss adds one: at 4 KiB on
@@ -198,7 +202,7 @@ def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
         for file_id in ids:
             on_saved(file_id, job.save(file_id))
         return
-    times: list[float] = []  # seconds per file saved by the caller, in order
+    times: list[float] = []  # seconds of files the caller saved, in order (of a run alone, its last WINDOW)
 
     def gain_key(nbytes: int) -> str:
         return costs.gain_key(job.directory, job.workload, nbytes, job.durability, helpers)
@@ -266,7 +270,7 @@ def _first_files(
             key = gain_key(nbytes)
             if _proven_here(f"{key}:threads"):
                 break
-        if len(times) >= FIRST_FILES or ended - began >= FIRST_LOOK_S:
+        if (len(times) >= FIRST_FILES and ended - began >= FIRST_FILES_S) or ended - began >= FIRST_LOOK_S:
             break
     return writing_s / (last - began), key
 
@@ -293,10 +297,14 @@ def _pace_around(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]
 
 
 def _save_alone(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> None:
-    """Save ``ids`` in the caller, adding their seconds each to ``times``: one clock read a file, the least
-    that tells them apart (at 64 KiB on a tmpfs, timing each file's two parts cost a save about 2 %)."""
+    """Save ``ids`` in the caller, adding the seconds of each of the last WINDOW to ``times`` (the pace is
+    their median): one clock read a file, the least that tells them apart, and none before them (at 4 KiB on
+    a tmpfs, a clock read for every file cost a save 2 %; timing each file's two parts cost 2 % at 64 KiB)."""
+    untimed = max(0, len(ids) - WINDOW)
+    for file_id in ids[:untimed]:
+        on_saved(file_id, job.save(file_id))
     ends = [perf_counter()]
-    for file_id in ids:
+    for file_id in ids[untimed:]:
         on_saved(file_id, job.save(file_id))
         ends.append(perf_counter())
     times.extend(later - earlier for earlier, later in pairwise(ends))
@@ -341,7 +349,10 @@ class Watch:
     (the caller saves a few files alone, to weigh them against its pace then too, and they may start again),
     so it takes no margin for a short span's noise (at 256 KiB on a tmpfs, where threads gave 1.5x over whole
     saves, 10 ms spans read 0.9-2.0x): at 4 KiB on ext4, threads that read 0.85-0.89x, within such a margin,
-    saved the rest of a save that way."""
+    saved the rest of a save that way. Until they have been weighed (WATCH_SECONDS), only helpers far behind
+    are stopped: by WATCH_LOSS_S, and slower together than one of them would be at ``pace`` (threads on
+    4 KiB files on a tmpfs, 0.4x: a whole 25 ms save was over before the first weighing; a disk's stall of a
+    few milliseconds does not stop helpers that pay)."""
 
     def __init__(self, on_saved: OnSaved, pace: float, helpers: int, unreported: int) -> None:
         self.on_saved, self.pace, self.helpers = on_saved, pace, helpers
@@ -359,10 +370,11 @@ class Watch:
             self.since, self.counted = now, self.files
             return True
         seconds = now - self.since
-        if seconds < max(WATCH_SECONDS, WATCH_FILES_PER_HELPER * self.helpers * self.pace):
-            return True
         self.stopped = Helped(self.files - self.counted, seconds, self.helpers)
-        return (self.stopped.files + self.in_flight) * self.pace / seconds >= 1
+        caller_s = (self.stopped.files + self.in_flight) * self.pace  # what the caller would take for as many
+        if seconds < max(WATCH_SECONDS, WATCH_FILES_PER_HELPER * self.helpers * self.pace):
+            return seconds - caller_s < WATCH_LOSS_S or caller_s * self.helpers >= seconds
+        return caller_s >= seconds
 
 
 def _help(
