@@ -351,8 +351,8 @@ class Watch:
     saves, 10 ms spans read 0.9-2.0x): at 4 KiB on ext4, threads that read 0.85-0.89x, within such a margin,
     saved the rest of a save that way. Until they have been weighed (WATCH_SECONDS), only helpers far behind
     are stopped: by WATCH_LOSS_S, and slower together than one of them would be at ``pace`` (threads on
-    4 KiB files on a tmpfs, 0.4x: a whole 25 ms save was over before the first weighing; a disk's stall of a
-    few milliseconds does not stop helpers that pay)."""
+    4 KiB files on a tmpfs, 0.4x: a whole 25 ms save was over before the first weighing; a disk's stall
+    shorter than WATCH_LOSS_S does not stop helpers that pay)."""
 
     def __init__(self, on_saved: OnSaved, pace: float, helpers: int, unreported: int) -> None:
         self.on_saved, self.pace, self.helpers = on_saved, pace, helpers
