@@ -20,6 +20,7 @@ from fileio.strategies.auto import (
     FIRST_FILES_S,
     FIRST_LOOK_S,
     RETRY_SHARE,
+    WATCH_LOSS_S,
     WATCH_SECONDS,
     Helpers,
     Watch,
@@ -592,9 +593,8 @@ def test_the_watch_stops_helpers_far_behind_before_it_first_weighs_them(
     files_per_ms: float, stopped_at_ms: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two helpers watched against a caller's pace of 1 ms a file, one file each unreported, asked every 5 ms
-    (off the 20 ms mark, which a float clock may read either side of):
-    before the first weighing (WATCH_SECONDS), only those 4 ms behind and slower together than one of them
-    at the caller's pace are stopped; at it, any behind the caller."""
+    (off the 20 ms mark, which a float clock may read either side of): before the first weighing, only those
+    4 ms behind and slower together than one of them at the caller's pace are stopped; at it, any behind."""
     now = [100.0]
     monkeypatch.setattr(auto, "perf_counter", lambda: now[0])
     watch = Watch(lambda file_id, nbytes: None, pace=0.001, helpers=2, unreported=1)
@@ -609,7 +609,7 @@ def test_the_watch_stops_helpers_far_behind_before_it_first_weighs_them(
             stopped_at = ms
             break
     assert stopped_at == stopped_at_ms
-    assert WATCH_SECONDS == 0.02  # the cases above are set around it
+    assert (WATCH_SECONDS, WATCH_LOSS_S) == (0.02, 0.004)  # the cases above are set around them
 
 
 def test_the_first_look_waits_for_small_files_to_take_a_millisecond(tmp_path: Path) -> None:
