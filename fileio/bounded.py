@@ -124,18 +124,26 @@ async def run_coroutines(
     save: Callable[[int], Awaitable[int]], ids: list[int], workers: int, on_saved: OnSaved
 ) -> None:
     """Await ``save(file_id)`` for every id on ``workers`` coroutines that share one iterator of ids, which
-    bounds open files and data in memory to ``workers``. On the first failure the other coroutines are
-    cancelled and a :class:`SaveError` naming every failed id is raised; an error of ``on_saved`` (a progress
-    callback's) is raised as it is."""
+    bounds open files and data in memory to ``workers``. On the first failure the other coroutines finish
+    the file they are saving and take no other (cancelled, a write running in a thread would go on unseen,
+    and its file's fate be unknown); then a :class:`SaveError` naming every failed id is raised. An error of
+    ``on_saved`` (a progress callback's) cancels them and is raised as it is."""
     import asyncio  # here, not at the top: it would cost every worker process ~25 ms to start
 
     shared = iter(ids)
+    failures: list[SaveError] = []
     callback_failed = False
 
     async def work() -> None:
         nonlocal callback_failed
         for file_id in shared:
-            nbytes = await save(file_id)
+            if failures:
+                return
+            try:
+                nbytes = await save(file_id)
+            except SaveError as error:
+                failures.append(error)
+                return
             # A coroutine whose file was saved in the loop turn where ``on_saved`` raised in another resumes
             # before the group cancels it: it must not call a callback that gave up (151 calls, not 150).
             if callback_failed:
@@ -151,10 +159,9 @@ async def run_coroutines(
             for _ in range(min(workers, len(ids))):
                 group.create_task(work())
     except BaseExceptionGroup as group:
-        errors = [error for error in group.exceptions if isinstance(error, SaveError)]
-        others = [error for error in group.exceptions if not isinstance(error, SaveError)]
-        # Not in a group: a progress callback's own error (from on_saved) as it is, else every failure.
-        raise others[0] if others else SaveError.merge(errors)  # noqa: B904 (each keeps its cause)
+        raise group.exceptions[0]  # noqa: B904 (a progress callback's own error, with its cause)
+    if failures:
+        raise SaveError.merge(failures)
 
 
 MAX_TASK_FILES = 64

@@ -3,6 +3,7 @@ processes cannot re-import safely, and a caller that dies while its workers run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -125,7 +126,14 @@ def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
                 loop.remove_signal_handler(signal.SIGINT)
                 signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else previous)
 
-    asyncio.run(main())
+    runner = asyncio.Runner()
+    try:
+        runner.run(main())
+    finally:
+        # Closing waits for the loop's threads (a cancelled write runs to its end first), then closes the
+        # loop's own wake-up sockets: a failure of that close loses no file, and is not the save's.
+        with contextlib.suppress(OSError):
+            runner.close()
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,6 +14,7 @@ from fileio.writer import (
     NOT_NAMES,
     Directories,
     fsync_directory,
+    is_empty,
     open_regular,
     owner_token,
     remove_temporaries,
@@ -119,25 +120,38 @@ class Job:
         owner: str,
         directories: Directories | None = None,
         pool: WarmPool | None = None,
+        fresh: frozenset[str] = frozenset(),
     ) -> None:
         self.directory, self.workload, self.durability = directory, workload, durability
         self.owner = owner  # the saving process, named in temporaries (fileio.writer.owner_token)
         self.directories = directories
         self.pool = pool  # the caller's, for its workers
+        # The directories ("." or a subdirectory's name) that were empty when the save began: nothing stood at
+        # a final name there, which a write need not check (fileio.writer.open_in_place).
+        self.fresh = fresh
 
     def __getstate__(self) -> dict[str, object]:
         # Descriptors are per process, each opens its own; a pool is the caller's.
         return {**self.__dict__, "directories": None, "pool": None}
 
     @contextmanager
-    def opened(self) -> Iterator[Job]:
+    def opened(self, ids: Iterable[int] = ()) -> Iterator[Job]:
         """This job with its directory open (never through a symbolic link), for every file this process
-        writes until the block ends; the descriptors are closed then."""
+        writes until the block ends; the descriptors are closed then. Where a close fails, SaveError names
+        ``ids``, the files written through them."""
         directories = Directories(self.directory)
         try:
-            yield Job(self.directory, self.workload, self.durability, self.owner, directories, self.pool)
-        finally:
+            yield Job(
+                self.directory, self.workload, self.durability, self.owner, directories, self.pool, self.fresh
+            )
+        except BaseException:
+            with suppress(OSError):  # the block's own error is the one to tell
+                directories.close()
+            raise
+        try:
             directories.close()
+        except OSError as error:
+            raise SaveError(list(ids), error) from error
 
     @property
     def dirs(self) -> Directories:
@@ -167,12 +181,17 @@ class Job:
         except Exception as error:
             raise SaveError([file_id], error) from error
         try:
-            write_file(dir_fd, leaf, data, self.durability, self.owner)
+            write_file(dir_fd, leaf, data, self.durability, self.owner, self.is_fresh(name))
         except Exception as error:
             raise SaveError([file_id], directories.named(error, name)) from error
         finally:
             directories.release(name)
         return len(data)
+
+    def is_fresh(self, name: str) -> bool:
+        """Whether the directory file ``name`` goes in was empty when the save began."""
+        subdirectory, slash, _ = name.partition("/")
+        return (subdirectory if slash else ".") in self.fresh
 
     def save(self, file_id: int) -> int:
         """Generate and write one file; returns its size in bytes."""
@@ -198,6 +217,15 @@ class Job:
                 return True
             saved = file.read()
         return saved == self.generate(file_id)
+
+
+def _is_empty(target: str, dir_fd: int) -> bool:
+    """Whether the save's directory ``target`` is empty; False where it cannot be listed (a link, refused
+    later as a file goes in)."""
+    try:
+        return is_empty(target, dir_fd)
+    except OSError:
+        return False
 
 
 def _check_int(name: str, value: object) -> int:
@@ -425,7 +453,7 @@ class Strategy:
         self, job: Job, ids: list[int], workers: int, progress: Progress | None, skip_existing: bool
     ) -> SaveReport:
         os.makedirs(job.directory, exist_ok=True)
-        with job.opened() as opened:
+        with job.opened(ids) as opened:
             return self._save_opened(opened, ids, workers, progress, skip_existing)
 
     def _save_opened(
@@ -448,6 +476,7 @@ class Strategy:
         for target in targets[1:]:
             with suppress(FileExistsError):  # a link there is refused as soon as a file goes in
                 os.mkdir(target, dir_fd=directories.fd)
+        job.fresh = frozenset(target for target in targets if _is_empty(target, directories.fd))
         if skip_existing:
             for target in targets:
                 remove_temporaries(target, dir_fd=directories.fd)  # the stale ones, of saves that died

@@ -24,11 +24,12 @@ from fileio import bounded
 from fileio.costs import start_kind, start_method, started
 from fileio.guards import raise_if_interrupted
 from fileio.job import Job, OnSaved, SaveError
-from fileio.worker import STOP, SaveBatch, run_batch, serve
+from fileio.worker import PIPE_FAILED, STOP, SaveBatch, run_batch, serve
 from fileio.writer import owner_token
 
 POLL_SECONDS = 0.001  # while workers start: how often the caller, saving files itself, looks at their news
 IN_FLIGHT_PER_WORKER = 2  # small tasks queued per worker, so that none waits for its next
+JOIN_SECONDS = 5  # how long a worker told to exit, or killed, may take before it is killed (again)
 
 
 def context(method: str) -> multiprocessing.context.BaseContext:
@@ -71,6 +72,8 @@ class Workers:
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._lock = threading.Lock()  # between the starter thread and close()
         self._closed = False
+        self._backlog: list[tuple[int, str, Any]] = []  # news read from workers lost since the last look
+        self._causes: dict[int, OSError] = {}  # why a worker was lost, where its pipe failed here
 
     @property
     def started(self) -> bool:
@@ -120,69 +123,123 @@ class Workers:
             threading.Thread(target=self._launch, args=(processes, their_ends), daemon=True).start()
 
     def _launch(self, processes: list[Any], their_ends: list[Connection]) -> None:
-        for process, theirs in zip(processes, their_ends, strict=True):
+        """Start each worker; one that cannot start (its fork or a pipe's close failed) is lost, with the
+        error, and so are those after it: the caller and the others save their share."""
+        for index, (process, theirs) in enumerate(zip(processes, their_ends, strict=True)):
             with self._lock:
                 if self._closed:
                     return
-                process.start()
+                try:
+                    process.start()
+                except OSError as error:
+                    for unstarted in range(index, self.count):
+                        self._backlog.append((unstarted, "lost", None))
+                        self._causes[unstarted] = error
+                        self.lost.add(unstarted)
+                    return
                 self._processes.append(process)
-            theirs.close()  # the worker's copy is now its only one
+            with suppress(OSError):  # where a close fails the worker still runs, with one pipe end more
+                theirs.close()  # the worker's copy is now its only one
 
     def send(self, worker: int, function: Callable[..., Any], *args: Any) -> None:
-        """Give ``worker`` the task ``function(*args)``. A worker that has died takes nothing: its broken pipe
-        shows in :meth:`news` as lost, and the task with it."""
-        with suppress(OSError):
-            self._connections[worker].send((function, args))
+        """Give ``worker`` the task ``function(*args)``. Where the send fails the worker is lost
+        (:meth:`lose`), and the task with it."""
+        self._send(worker, (function, args))
 
     def stop_tasks(self) -> None:
         """Ask running tasks, and those queued, to stop before their next file."""
-        for index, connection in enumerate(self._connections):
+        for index in range(len(self._connections)):
             if index not in self.lost:
-                with suppress(OSError):
-                    connection.send(STOP)
+                self._send(index, STOP)
+
+    def _send(self, worker: int, message: Any) -> None:
+        if worker in self.lost:
+            return
+        try:
+            self._connections[worker].send(message)
+        except OSError as error:  # a dead worker's broken pipe, or any failure of the write
+            self.lose(worker, error)
+
+    def lose(self, worker: int, cause: OSError) -> None:
+        """Give up on ``worker``, whose pipe failed with ``cause``: a failed write may have sent part of a
+        message, which no one can finish, so the worker is killed. Its news up to then, and then
+        ``("lost", None)``, come from the next :meth:`news`."""
+        with self._lock:
+            process = self._processes[worker] if worker < len(self._processes) else None
+        if process is not None:
+            process.kill()
+            process.join(JOIN_SECONDS)
+        news = self._read(worker, until_lost=False)
+        with self._lock:
+            self._backlog += [*news, (worker, "lost", None)]
+            self.lost.add(worker)
+            self._causes[worker] = cause
 
     def news(self, timeout: float | None) -> list[tuple[int, str, Any]]:
-        """What the workers sent, as ``(worker, kind, payload)``, waiting up to ``timeout`` for the first."""
-        live = {c: index for index, c in enumerate(self._connections) if index not in self.lost}
-        received: list[tuple[int, str, Any]] = []
-        for ready in wait(list(live), timeout):
-            index = live[ready]  # type: ignore[index]
-            connection = self._connections[index]
-            try:
-                while connection.poll():
-                    kind, payload = connection.recv()
-                    if kind == "ready":
-                        self.ready.add(index)
-                        if self.ready_after is None:
-                            self.ready_after = time.perf_counter() - self.started_at
-                    received.append((index, kind, payload))
-            except (EOFError, OSError):
-                self.lost.add(index)
-                received.append((index, "lost", None))
+        """What the workers sent, as ``(worker, kind, payload)``, waiting up to ``timeout`` for the first.
+        A worker that has ended is lost, found by its pipe's end or by its process's sentinel (its pipe's
+        end can be held open in another process, where a close failed)."""
+        with self._lock:  # the starter thread adds to both
+            received, self._backlog = self._backlog, []
+            processes = list(enumerate(self._processes))
+        watched: dict[Any, int] = {c: i for i, c in enumerate(self._connections) if i not in self.lost}
+        watched.update({p.sentinel: i for i, p in processes if i not in self.lost})
+        for ready in wait(list(watched), 0 if received else timeout):
+            worker = watched[ready]
+            if worker not in self.lost:
+                received.extend(self._read(worker, ended=not isinstance(ready, Connection)))
+        return received
+
+    def _read(self, worker: int, until_lost: bool = True, ended: bool = False) -> list[tuple[int, str, Any]]:
+        """Every whole message waiting from ``worker``; where its pipe has broken, or the worker has
+        ``ended``, it is lost and ``("lost", None)`` ends them, unless ``until_lost`` is false."""
+        connection, received = self._connections[worker], []
+        try:
+            while connection.poll():
+                kind, payload = connection.recv()
+                if kind == "ready":
+                    self.ready.add(worker)
+                    if self.ready_after is None:
+                        self.ready_after = time.perf_counter() - self.started_at
+                received.append((worker, kind, payload))
+        except (EOFError, OSError):
+            ended = True
+        if ended and until_lost:
+            self.lost.add(worker)
+            received.append((worker, "lost", None))
         return received
 
     def close(self) -> None:
         """Let the workers go: each exits as soon as it has no task (none must be running). Ready workers
-        are waited for; those still starting exit on their own as they find their pipe closed."""
+        are waited for, and killed after ``JOIN_SECONDS`` (one that never heard it should go); those still
+        starting exit on their own as they find their pipe closed."""
         with self._lock:
             self._closed = True
             for connection in self._connections:
                 # A worker forked later for another pool holds a copy of this end: the end of the pipe
-                # alone might not reach the worker, so it is told.
+                # alone might not reach the worker, so it is told. Neither can fail the save any more.
                 with suppress(OSError):
                     connection.send(None)
-                connection.close()
+                with suppress(OSError):
+                    connection.close()
             processes = list(self._processes)
         for index, process in enumerate(processes):
             if index in self.ready or index in self.lost:
-                process.join()
+                process.join(JOIN_SECONDS)
+                if process.exitcode is None:
+                    process.kill()
+                    process.join()
 
-    def lost_error(self, worker: int) -> RuntimeError:
-        """What to say of a worker whose pipe broke."""
+    def lost_error(self, worker: int) -> BaseException:
+        """What to say of a lost worker: why its pipe failed here, or how it ended."""
+        if worker in self._causes:
+            return self._causes[worker]
         process = self._processes[worker] if worker < len(self._processes) else None
         if process is not None:
             process.join(1)  # its pipe closed as it died: its exit status follows at once
         code = process.exitcode if process is not None else None
+        if code == PIPE_FAILED:
+            return RuntimeError("a worker process could not write to its pipe to the caller, and stopped")
         how = f" (killed by {signal.Signals(-code).name})" if code is not None and code < 0 else ""
         return RuntimeError(f"a worker process terminated abruptly{how}")
 
@@ -216,8 +273,8 @@ def run_batches(
             raise
         return Shared(None, 0.0, left)
     pool = Workers(min(workers, len(ids)))
-    pool.start()
     try:
+        pool.start()
         left = _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size, keep_on)
     finally:
         pool.close()
@@ -279,8 +336,12 @@ def _share(
 
     try:
         while True:
-            for worker in [worker for worker in sorted(pool.ready) if worker in held]:
-                while not (failures or halted) and front < back and len(held[worker]) < IN_FLIGHT_PER_WORKER:
+            for worker in [worker for worker in sorted(pool.ready - pool.lost) if worker in held]:
+                while (
+                    not (failures or halted or worker in pool.lost)
+                    and front < back
+                    and len(held[worker]) < IN_FLIGHT_PER_WORKER
+                ):
                     if batch_size is None:
                         if worker in given:
                             break
@@ -289,13 +350,15 @@ def _share(
                     else:
                         size = batch_size
                     batch, back = ids[max(front, back - size) : back], max(front, back - size)
+                    held[worker].append(batch)  # before the send: a failed send loses it with the worker
                     pool.send(worker, run_batch, save_batch, job, batch)
-                    held[worker].append(batch)
             starting = any(worker not in pool.ready for worker in held)
             if keep_on is not None and not (starting or halted or failures) and not keep_on():
                 halted = True
                 pool.stop_tasks()
-            if not (failures or halted) and (returned or (front < back and (starting or not held))):
+            # Whether a worker may still take ids; if none, the caller saves the rest (a lost worker's share).
+            takers = [worker for worker in held if batch_size is not None or worker not in given]
+            if not (failures or halted) and (returned or (front < back and (starting or not takers))):
                 deadline = time.perf_counter() + POLL_SECONDS
                 while returned or front < back:  # at least one file between looks at the workers' news
                     if returned:

@@ -24,7 +24,7 @@ from time import perf_counter
 from fileio.bounded import split
 from fileio.workload_protocol import Workload
 from fileio.workloads import CsvWorkload, PayloadWorkload, format_size
-from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, DURABILITIES, fsync_directory, open_directory
+from fileio.writer import CREATE_NEW, DURABILITIES, fsync_directory, open_directory
 
 MECHANISMS = ("threads", "processes")
 # Where the writers put their files: all in one directory, as fileio does, or each in a directory of its own
@@ -90,8 +90,9 @@ def _write_chunk(
     gates = gates or _process_gates
     assert gates is not None, "a probe process gets its gates from _keep_gates"
     data = os.urandom(size)
-    # As fileio writes: by name relative to the directory's descriptor, never through a symbolic link.
-    flags = CREATE_NEW if durability == "atomic" else CREATE_OR_TRUNCATE
+    # By name relative to the directory's descriptor, never through a symbolic link, as fileio writes; in
+    # place with a plain O_TRUNC (fileio checks what it opened first: part of what it costs).
+    flags = CREATE_NEW if durability == "atomic" else (CREATE_NEW & ~os.O_EXCL) | os.O_TRUNC
     dir_fd = -1
     try:
         dir_fd = open_directory(target)

@@ -7,14 +7,18 @@ that wrote nothing of it, and the task can go elsewhere. While a task runs it se
 ``("saved", [(id, bytes), ...])`` bundles, and when it ends ``("done", result)`` or ``("failed", error)``.
 :data:`STOP` asks the running task, and those queued behind it, to stop before their next file (a task looks
 for it every millisecond or so). ``None``, or the caller's end of the pipe closing, tells the worker to exit.
+A worker whose pipe fails otherwise (a write that fails may have sent part of a message) exits at once with
+:data:`PIPE_FAILED`, between two files: the caller finds it lost.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 
 from fileio.guards import exit_with
 from fileio.job import Job
@@ -30,6 +34,7 @@ REPORT_FILES = 64
 REPORT_SECONDS = 0.02
 STOP = "stop"
 LOOK_SECONDS = 0.001  # how often a running task looks for STOP
+PIPE_FAILED = 75  # a worker's exit status where its pipe to the caller failed
 
 _connection: Connection | None = None  # in a worker process: its pipe to the caller
 _queued: deque[Any] = deque()  # messages read while looking for STOP
@@ -37,6 +42,20 @@ _stopping = False
 _last_look = 0.0
 _unreported: list[tuple[int, int]] = []
 _last_report = 0.0
+
+
+class _PipeFailed(BaseException):
+    """The pipe to the caller failed: the worker ends (not an Exception: no task may catch it)."""
+
+
+def _send(message: tuple[str, Any]) -> None:
+    assert _connection is not None
+    try:
+        _connection.send(message)
+    except (EOFError, BrokenPipeError):  # the caller is gone or has closed the pool
+        raise
+    except OSError as error:
+        raise _PipeFailed from error
 
 
 def serve(connection: Connection, owner: str, inherited: list[Connection]) -> None:
@@ -48,23 +67,25 @@ def serve(connection: Connection, owner: str, inherited: list[Connection]) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     for end in inherited:
-        end.close()
+        with suppress(OSError):  # another pipe's end, still open: a worker that exits closes it anyway
+            end.close()
     exit_with(owner)
     _connection = connection
     try:
-        connection.send(("ready", None))
+        _send(("ready", None))
         while (task := _next_task(connection)) is not None:
             function, args = task
-            connection.send(("took", None))
+            _send(("took", None))
             try:
                 outcome = ("done", function(*args))
             except Exception as error:
                 outcome = ("failed", _picklable(error))
-            finally:
-                _send_reports()
-            connection.send(outcome)
+            _send_reports()
+            _send(outcome)
     except (EOFError, BrokenPipeError):  # the caller is gone or has closed the pool
         pass
+    except (_PipeFailed, OSError):
+        sys.exit(PIPE_FAILED)
 
 
 def _next_task(connection: Connection) -> Any:
@@ -97,7 +118,7 @@ def report_saved(file_id: int, nbytes: int) -> None:
 def _send_reports() -> None:
     global _last_report
     if _unreported and _connection is not None:
-        _connection.send(("saved", _unreported[:]))
+        _send(("saved", _unreported[:]))
         _unreported.clear()
     _last_report = time.monotonic()
 
@@ -126,7 +147,7 @@ SaveBatch = Callable[[Job, list[int]], None]
 
 def run_batch(save_batch: SaveBatch, job: Job, batch: list[int]) -> None:
     """In a worker process: ``save_batch`` with the job's directory open (once per batch)."""
-    with job.opened() as opened:
+    with job.opened(batch) as opened:
         save_batch(opened, batch)
 
 

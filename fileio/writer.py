@@ -22,8 +22,11 @@ from contextlib import suppress
 DURABILITIES = ("none", "fsync", "atomic")
 TEMP_SUFFIX = ".fileio-tmp"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-CREATE_NEW = _CREATE | os.O_EXCL  # a temporary: must be new
-CREATE_OR_TRUNCATE = _CREATE | os.O_TRUNC  # a final name, written in place
+CREATE_NEW = _CREATE | os.O_EXCL  # a temporary, or a final name not there yet: must be new
+# A final name, written in place: O_NONBLOCK, so that a FIFO there is found out (ENXIO without a reader, or
+# by fstat), never waited on; no O_TRUNC, so that nothing there is truncated before it is checked
+# (:func:`checked_in_place`).
+CREATE_IN_PLACE = _CREATE | os.O_NONBLOCK
 MODE = 0o666  # as open() does: the umask decides
 # O_RDONLY, not O_PATH: the same descriptor is listed and fsync'd.
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -43,6 +46,100 @@ class SymlinkRefused(OSError):
 
     def __reduce__(self) -> tuple[type[SymlinkRefused], tuple[str]]:
         return type(self), (self.filename,)
+
+
+class NotAPlainFile(OSError):
+    """Something at a final name that fileio will not write through in place: a FIFO, a socket, a device, or
+    a regular file with other hard links (written in place, their file would change too)."""
+
+    def __init__(self, what: str, path: str) -> None:
+        super().__init__(errno.EINVAL, what, path)
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"{self.filename} is {self.what}, which fileio will not write through"
+
+    def __reduce__(self) -> tuple[type[NotAPlainFile], tuple[str, str]]:
+        return type(self), (self.what, self.filename)
+
+
+def _what(mode: int, links: int) -> str | None:
+    """What a final name holds that fileio will not write through in place, or None: a plain file, or what
+    the system refuses itself (a directory: EISDIR)."""
+    if stat.S_ISREG(mode):
+        return f"a file with {links} hard links" if links > 1 else None
+    kinds = {
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), None)
+
+
+def checked_in_place(fd: int, name: str) -> None:
+    """Check what ``fd``, just opened at final name ``name`` with :data:`CREATE_IN_PLACE`, is: a plain
+    regular file, emptied if need be; else it is closed and :class:`NotAPlainFile` raised."""
+    found = os.fstat(fd)
+    what = _what(found.st_mode, found.st_nlink)
+    if what is not None:
+        os.close(fd)
+        raise NotAPlainFile(what, name)
+    if found.st_size:
+        os.ftruncate(fd, 0)
+
+
+def open_in_place(name: str, dir_fd: int, fresh: bool = False) -> int:
+    """Open final name ``name`` of directory ``dir_fd`` to write it in place, as :func:`checked_in_place`
+    says; a FIFO or a socket, which cannot be opened without a reader, is refused as well. In a ``fresh``
+    directory (empty when the save began) the file is first created new (O_EXCL), which needs no check."""
+    if fresh:
+        try:
+            return os.open(name, CREATE_NEW, MODE, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+    try:
+        fd = os.open(name, CREATE_IN_PLACE, MODE, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # a FIFO without a reader, or a socket
+            raise refused(name, dir_fd) from None
+        raise
+    checked_in_place(fd, name)
+    return fd
+
+
+def refused(name: str, dir_fd: int) -> NotAPlainFile:
+    """The refusal of what stands at ``name`` in directory ``dir_fd``, which an open in place found to be no
+    file (ENXIO: a FIFO without a reader, or a socket)."""
+    found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    return NotAPlainFile(_what(found.st_mode, 1) or "no regular file", name)
+
+
+def replace_checked(temp: str, name: str, dir_fd: int, fresh: bool = False) -> None:
+    """Rename ``temp`` over final name ``name`` (both in directory ``dir_fd``), unless a FIFO, a socket or a
+    device is there (:class:`NotAPlainFile`): someone's, which a rename would take away. A file, or a link
+    of any kind, is replaced. In a ``fresh`` directory (empty when the save began) nothing is looked at: only
+    what stood at a name when the save began is refused."""
+    if not fresh:
+        try:
+            found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        else:
+            what = None if stat.S_ISLNK(found.st_mode) else _what(found.st_mode, 1)
+            if what is not None:
+                raise NotAPlainFile(what, name)
+    os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def is_empty(name: str, dir_fd: int) -> bool:
+    """Whether directory ``name`` (relative to ``dir_fd``) holds no entry; one read of its listing."""
+    fd = open_directory(name, dir_fd)
+    try:
+        with os.scandir(fd) as entries:
+            return next(entries, None) is None
+    finally:
+        os.close(fd)
 
 
 def _start_time(pid: int) -> str | None:
@@ -112,13 +209,15 @@ def temporary_name(path: str, owner: str) -> str:
     return f"{directory}{slash}.{name}.{owner}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
 
 
-def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str) -> None:
+def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str, fresh: bool = False) -> None:
     """Write ``data`` to file ``name`` of directory ``dir_fd``: handed to the OS (none), fsync'd (fsync), or
     through a temporary of its own that is fsync'd and renamed over ``name`` (atomic). ``owner`` is
-    :func:`owner_token` of the save. A symbolic link at ``name`` fails the first two with ELOOP and is
-    replaced by the third."""
+    :func:`owner_token` of the save. A symbolic link at ``name`` fails the first two with ELOOP, and
+    anything else but a plain file with :class:`NotAPlainFile`; the third replaces a link or a file with
+    other hard links, and refuses a FIFO, a socket or a device. ``fresh``: the directory was empty when
+    the save began (:func:`open_in_place`, :func:`replace_checked`)."""
     if durability != "atomic":
-        fd = os.open(name, CREATE_OR_TRUNCATE, MODE, dir_fd=dir_fd)
+        fd = open_in_place(name, dir_fd, fresh)
         try:
             _write_all(fd, data)
             if durability == "fsync":
@@ -134,7 +233,7 @@ def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str)
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        replace_checked(temp, name, dir_fd, fresh)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temp, dir_fd=dir_fd)
@@ -204,7 +303,8 @@ def remove_temporaries(
                 os.unlink(name, dir_fd=fd)
                 removed += 1
     finally:
-        os.close(fd)
+        with suppress(OSError):  # a read-only descriptor: its close loses nothing
+            os.close(fd)
     return removed
 
 
@@ -277,9 +377,17 @@ class Directories:
         return error
 
     def close(self) -> None:
-        """Close every descriptor: once no file is being written any more."""
-        for fd in [*self._fds.values(), self.fd]:
-            os.close(fd)
+        """Close every descriptor: once no file is being written any more. Each is closed; the first
+        error, if any, is raised after."""
+        fds = [*self._fds.values(), self.fd]
         self._fds.clear()
         self._users.clear()
         self._idle.clear()
+        errors = []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]

@@ -15,36 +15,43 @@ from functools import partial
 from fileio.bounded import run_coroutines
 from fileio.guards import run_interruptible
 from fileio.job import Job, OnSaved, SaveError, Strategy
-from fileio.writer import MODE, temporary_name
+from fileio.writer import MODE, open_in_place, replace_checked, temporary_name
 
 
-def _opener(dir_fd: int, name: str, flags: int) -> int:
-    """open()'s flags, relative to ``dir_fd`` and never through a symbolic link (as fileio.writer opens)."""
+def _opener(dir_fd: int, fresh: bool, name: str, flags: int) -> int:
+    """open()'s flags, relative to ``dir_fd`` and never through a symbolic link (as fileio.writer opens); a
+    final name ("wb") is opened as fileio.writer opens it in place."""
+    if flags & os.O_TRUNC:
+        return open_in_place(name, dir_fd, fresh)
     return os.open(name, flags | os.O_NOFOLLOW, MODE, dir_fd=dir_fd)
 
 
-async def _write(dir_fd: int, name: str, data: bytes, sync: bool, mode: str = "wb") -> None:
+async def _write(
+    dir_fd: int, name: str, data: bytes, sync: bool, mode: str = "wb", fresh: bool = False
+) -> None:
     import aiofiles
     import aiofiles.os
 
-    async with aiofiles.open(name, mode, opener=partial(_opener, dir_fd)) as file:
+    async with aiofiles.open(name, mode, opener=partial(_opener, dir_fd, fresh)) as file:
         await file.write(data)
         if sync:
             await file.flush()
             await aiofiles.os.wrap(os.fsync)(file.fileno())
 
 
-async def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str) -> None:
+async def write_file(
+    dir_fd: int, name: str, data: bytes, durability: str, owner: str, fresh: bool = False
+) -> None:
     """The asynchronous twin of :func:`fileio.writer.write_file`."""
     import aiofiles.os
 
     if durability != "atomic":
-        await _write(dir_fd, name, data, sync=durability == "fsync")
+        await _write(dir_fd, name, data, sync=durability == "fsync", fresh=fresh)
         return
     temp = temporary_name(name, owner)
     try:
         await _write(dir_fd, temp, data, sync=True, mode="xb")
-        await aiofiles.os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        await aiofiles.os.wrap(replace_checked)(temp, name, dir_fd, fresh)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temp, dir_fd=dir_fd)
@@ -59,7 +66,7 @@ async def _save_one(job: Job, file_id: int) -> int:
     except Exception as error:
         raise SaveError([file_id], error) from error
     try:
-        await write_file(dir_fd, leaf, data, job.durability, job.owner)
+        await write_file(dir_fd, leaf, data, job.durability, job.owner, job.is_fresh(name))
     except Exception as error:
         directories.release(name)
         raise SaveError([file_id], directories.named(error, name)) from error

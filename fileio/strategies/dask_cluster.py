@@ -60,7 +60,7 @@ def save_batch(job: Job, run: str, batch: list[int]) -> tuple[Saved, SaveError |
     _running.add(me)
     saved: Saved = []
     try:
-        with job.opened() as opened:  # the directory's descriptors, once per batch
+        with job.opened(batch) as opened:  # the directory's descriptors, once per batch
             for file_id in batch:
                 if run in _stopped:
                     break
@@ -230,13 +230,25 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
 
 
 def _save_on(address: str | None, job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save ``ids`` on the cluster at ``address``, or on a LocalCluster when it is None."""
+    """Save ``ids`` on the cluster at ``address``, or on a LocalCluster when it is None. Where the client
+    itself fails (a socket's close, a connection), SaveError names the ids not saved by then."""
     if not ids:
         return
     batches = _batches(ids, workers)
-    with _client(address, min(workers, len(batches))) as client:
-        check_visible(client, job.directory)
-        _run(client, job, batches, workers, on_saved)
+    saved: set[int] = set()
+
+    def note(file_id: int, nbytes: int) -> None:
+        saved.add(file_id)
+        on_saved(file_id, nbytes)
+
+    try:
+        with _client(address, min(workers, len(batches))) as client:
+            check_visible(client, job.directory)
+            _run(client, job, batches, workers, note)
+    except OSError as error:
+        unsaved = [file_id for file_id in ids if file_id not in saved]
+        if unsaved:  # else every file was saved, and it was the client's own leaving that failed
+            raise SaveError(unsaved, error) from error
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:

@@ -21,7 +21,15 @@ from functools import cache
 from types import SimpleNamespace
 
 from fileio.job import Job, OnSaved, SaveError, Strategy
-from fileio.writer import CREATE_NEW, CREATE_OR_TRUNCATE, MODE, temporary_name
+from fileio.writer import (
+    CREATE_IN_PLACE,
+    CREATE_NEW,
+    MODE,
+    checked_in_place,
+    refused,
+    replace_checked,
+    temporary_name,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,7 +121,7 @@ class _Ring:
         atomic = self.job.durability == "atomic"
         name = temporary_name(final, self.job.owner) if atomic else final
         file = self.files[slot] = _File(file_id, entry, dir_fd, final, name, data)
-        flags = CREATE_NEW if atomic else CREATE_OR_TRUNCATE
+        flags = CREATE_NEW if atomic else CREATE_IN_PLACE
         sqe = self._queue(slot, _OPEN)
         self.uring.io_uring_prep_openat(sqe, file.encoded_name, flags, MODE, file.dir_fd)
 
@@ -152,12 +160,19 @@ class _Ring:
         file.pending -= 1
         if error == errno.ECANCELED:  # a link after a failed or short write: the file goes on from its state
             pass
+        elif kind == _OPEN and error == errno.ENXIO:  # a FIFO without a reader, or a socket: refused
+            file.error = file.error or refused(file.name, file.dir_fd)
         elif error:
             file.error = file.error or OSError(error, os.strerror(error), file.name)
             if kind == _CLOSE:
                 file.fd = -1  # a failed close still releases the descriptor
         elif kind == _OPEN:
             file.fd, file.created = result, True
+            if file.name == file.final:  # in place: a plain file, emptied, or it is closed and refused
+                try:
+                    checked_in_place(file.fd, file.name)
+                except OSError as refusal:
+                    file.fd, file.error = -1, refusal
         elif kind == _WRITE:
             file.written += result
         elif kind == _CLOSE:
@@ -177,7 +192,7 @@ class _Ring:
                 file.error = OSError(errno.EIO, "short write not completed", file.name)
             if file.error is None and not self.stopping and file.name != file.final:
                 try:
-                    os.replace(file.name, file.final, src_dir_fd=file.dir_fd, dst_dir_fd=file.dir_fd)
+                    replace_checked(file.name, file.final, file.dir_fd)
                 except OSError as error:
                     file.error = error
             if file.error is not None or self.stopping:
