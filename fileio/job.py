@@ -181,7 +181,8 @@ class Job:
         except Exception as error:
             raise SaveError([file_id], error) from error
         try:
-            write_file(dir_fd, leaf, data, self.durability, self.owner, self.is_fresh(name))
+            fresh = "." in self.fresh if leaf is name else self.is_fresh(name)
+            write_file(dir_fd, leaf, data, self.durability, self.owner, fresh)
         except Exception as error:
             raise SaveError([file_id], directories.named(error, name)) from error
         finally:
@@ -398,9 +399,13 @@ class Strategy:
         :param skip_existing: leave out ids whose files are already complete (to finish an interrupted save).
         :param pool: a :class:`fileio.WarmPool` whose worker processes (at most ``workers`` of them) do the
             work, for the strategies whose ``takes_pool`` is true; it stays up after the save.
-        :raises SaveError: naming the failed ids; the rest of the work is cancelled and an atomic save leaves
-            no temporary file. No symbolic link is ever followed: one at a file's name is refused (durability
-            none or fsync) or replaced by the file (atomic); one at a subdirectory's name is refused.
+        :raises SaveError: naming the failed ids, for any failure of the save (a file call, a worker's pipe,
+            a pool that breaks, a close, the directory's fsync or close); the rest of the work is cancelled,
+            every file under a final name whose id is not named is complete, an atomic save leaves no
+            temporary file and no worker process outlives the save. No symbolic link is ever followed: one
+            at a file's name is refused (durability none or fsync) or replaced by the file (atomic); one at
+            a subdirectory's name is refused. A FIFO, a socket or a device at a file's name is refused, and
+            so is a file with another hard link where it would be written in place (none, fsync).
         :raises ValueError, TypeError: bad arguments, a file name that leaves the directory included, before
             anything is written.
         :raises StrategyUnavailable: the strategy cannot run here (:attr:`unavailable_reason`), before
@@ -409,7 +414,10 @@ class Strategy:
             (no ``if __name__ == "__main__":`` guard, or a program read on standard input); forked workers,
             which fileio starts where that is safe (:mod:`fileio.pools`), need not.
 
-        A first Ctrl-C stops the save within seconds; further ones are ignored until it has cleaned up.
+        :raises KeyboardInterrupt: a first Ctrl-C stops the save within seconds; further ones are ignored
+            until it has cleaned up.
+
+        Nothing else is raised but what ``progress`` raises, which stops the save as a failure does.
         """
         reason = self.unavailable_reason
         if reason is not None:

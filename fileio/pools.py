@@ -173,7 +173,8 @@ class Workers:
         with self._lock:
             self._backlog += [*news, (worker, "lost", None)]
             self.lost.add(worker)
-            self._causes[worker] = cause
+            if not isinstance(cause, BrokenPipeError):  # else it died: how, its exit status says
+                self._causes[worker] = cause
 
     def news(self, timeout: float | None) -> list[tuple[int, str, Any]]:
         """What the workers sent, as ``(worker, kind, payload)``, waiting up to ``timeout`` for the first.

@@ -217,7 +217,10 @@ def write_file(dir_fd: int, name: str, data: bytes, durability: str, owner: str,
     other hard links, and refuses a FIFO, a socket or a device. ``fresh``: the directory was empty when
     the save began (:func:`open_in_place`, :func:`replace_checked`)."""
     if durability != "atomic":
-        fd = open_in_place(name, dir_fd, fresh)
+        try:  # the common case first, where nothing can stand at the name (open_in_place)
+            fd = os.open(name, CREATE_NEW, MODE, dir_fd=dir_fd) if fresh else open_in_place(name, dir_fd)
+        except FileExistsError:
+            fd = open_in_place(name, dir_fd)
         try:
             _write_all(fd, data)
             if durability == "fsync":
