@@ -7,6 +7,7 @@ with the previous run and ``--fileio-gate`` gates against it.
 from __future__ import annotations
 
 import json
+import importlib.util
 import os
 import platform
 import tempfile
@@ -69,6 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "fileio benchmarks must run serially: run `pytest bench/` without -n "
             "(pytest-xdist would silently disable every timing)"
         )
+    if config.getoption("fileio_plot") and importlib.util.find_spec("matplotlib") is None:
+        raise pytest.UsageError("--fileio-plot needs matplotlib: pip install 'fileio[plot]'")
     api = getattr(fileio, "API_VERSION", 0)
     if api < REQUIRED_API:
         raise pytest.UsageError(
@@ -151,19 +154,36 @@ def sides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             side.close()
 
 
+# statfs(2)'s f_type of the filesystems a run is likely to meet (linux/magic.h).
+FILESYSTEMS = {
+    0xEF53: "ext4",  # ext2, ext3 and ext4 share it
+    0x01021994: "tmpfs",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0x794C7630: "overlay",
+    0x2FC12FC1: "zfs",
+    0xF2F52010: "f2fs",
+    0x6969: "nfs",
+    0xFF534D42: "cifs",
+    0x65735546: "fuse",
+    0x858458F6: "ramfs",
+}
+
+
 def filesystem_type(path: Path) -> str:
-    """The type of the filesystem holding ``path``, from the longest matching mount point."""
-    path = path.resolve()
-    best, kind = "", "unknown"
+    """The type of the filesystem holding ``path``, from statfs(2) on the path itself: right inside a chroot
+    or a container too, where /proc/mounts names paths of another root. ``unknown`` where it cannot tell."""
+    import ctypes
+
+    buffer = ctypes.create_string_buffer(256)  # struct statfs, whose first field is f_type
     try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return kind
-    for line in mounts:
-        _, mount_point, fs_type, *_ = line.split()
-        if path.is_relative_to(mount_point) and len(mount_point) > len(best):
-            best, kind = mount_point, fs_type
-    return kind
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.statfs(os.fsencode(path), buffer) != 0:
+            return "unknown"
+    except (OSError, AttributeError):
+        return "unknown"
+    magic = ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+    return FILESYSTEMS.get(magic, f"0x{magic:x}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

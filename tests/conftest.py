@@ -3,7 +3,9 @@ here), a fresh interpreter, and a small tmpfs."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import pytest
 # process's own, read by the interpreters it starts too: a developer's figures must not steer auto here, nor
 # the tests' figures theirs.
 os.environ["FILEIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="fileio-test-cache-")
+atexit.register(shutil.rmtree, os.environ["FILEIO_CACHE_DIR"], ignore_errors=True)
 
 from helpers import kill_started_clis  # noqa: E402
 
