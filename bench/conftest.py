@@ -6,8 +6,8 @@ with the previous run and ``--fileio-gate`` gates against it.
 
 from __future__ import annotations
 
-import json
 import importlib.util
+import json
 import os
 import platform
 import tempfile
