@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import platform
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -193,7 +194,16 @@ def pytest_report_header(config: pytest.Config) -> str:
 def machine() -> dict[str, object]:
     """What identifies this machine in a saved run's ``machine_info``."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"node": platform.node(), "cpu_count": CPUS, "memory_total": memory}
+    import sysconfig
+
+    return {
+        "node": platform.node(),
+        "cpu_count": CPUS,
+        "memory_total": memory,
+        # A free-threaded build (Py_GIL_DISABLED), and whether this run had the GIL enabled all the same.
+        "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+    }
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:

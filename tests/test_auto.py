@@ -93,7 +93,13 @@ def test_helpers_come_in_where_they_pay_for_themselves(
 
 @pytest.mark.parametrize(("write_share", "guess"), [(0.0, 1.0), (1.0, 2.0), (0.5, 4 / 3)])
 def test_threads_first_guess_parallels_only_the_writes(write_share: float, guess: float) -> None:
-    assert threads_first_guess(write_share, 2) == pytest.approx(guess)
+    assert threads_first_guess(write_share, 2, gil=True) == pytest.approx(guess)
+
+
+@pytest.mark.parametrize("write_share", [0.0, 0.3, 1.0])
+def test_without_the_gil_threads_first_guess_parallels_everything(write_share: float) -> None:
+    """A free-threaded build makes the bytes in parallel too: n threads are first guessed n times as fast."""
+    assert threads_first_guess(write_share, 4, gil=False) == pytest.approx(4)
 
 
 def test_a_gain_needs_confirming_before_it_rules_helpers_out() -> None:

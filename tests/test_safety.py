@@ -324,19 +324,27 @@ def test_stale_temporaries_are_told_from_running_ones(tmp_path: Path) -> None:
     assert sorted(name for name in os.listdir(tmp_path) if is_temporary(name)) == [running.name]
 
 
-def test_a_forked_process_names_its_temporaries_by_its_own_token() -> None:
-    """A process reads its owner token once; a process forked from it (as workers are) has its own."""
-    from fileio.writer import owner_alive, owner_token
+def test_a_forked_process_names_its_temporaries_by_its_own_token(run_python) -> None:
+    """A process reads its owner token once; a process forked from it (as workers are) has its own. In a
+    fresh interpreter, which runs no other thread: Python 3.12+ warns where a process with threads forks."""
+    script = """
+        import json, os
+        from fileio.writer import owner_alive, owner_token
 
-    parent = owner_token()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its token, then out at once
-        os.write(write_end, owner_token().encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        child = pipe.read().decode()
-    os.waitpid(pid, 0)
-    assert child.startswith(f"{pid}-") and child != parent == owner_token()
-    assert owner_alive(parent) and not owner_alive(child)
+        parent = owner_token()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its token, then out at once
+            os.write(write_end, owner_token().encode())
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            child = pipe.read().decode()
+        os.waitpid(pid, 0)
+        print(json.dumps([pid, parent, child, owner_token(), owner_alive(parent), owner_alive(child)]))
+    """
+    done = run_python(script)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    pid, parent, child, again, parent_alive, child_alive = json.loads(done.stdout)
+    assert child.startswith(f"{pid}-") and child != parent == again
+    assert parent_alive and not child_alive

@@ -133,10 +133,16 @@ def helper_count(workers: int, files: int, durability: str, cpus: int) -> int:
     return min(workers, files, cpus if durability == "none" else workers)
 
 
-def threads_first_guess(write_share: float, threads: int) -> float:
+# Whether this interpreter runs with the GIL: a free-threaded build (3.13t and later) may run without it.
+GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+def threads_first_guess(write_share: float, threads: int, gil: bool = GIL_ENABLED) -> float:
     """Threads' speed-up before one is measured here: the writes in parallel (the kernel's part of a write
-    runs without the GIL), the making of the bytes one at a time (Amdahl's law)."""
-    return 1 / (1 - write_share + write_share / threads)
+    runs without the GIL), the making of the bytes one at a time (Amdahl's law) where the GIL holds it, in
+    parallel too where there is none."""
+    serial = 1 - write_share if gil else 0.0
+    return 1 / (serial + (1 - serial) / threads)
 
 
 def _options(
