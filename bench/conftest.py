@@ -21,7 +21,7 @@ import pytest
 from pytest_benchmark.utils import get_tag
 
 import fileio
-from bench import REQUIRED_API, has_api
+from bench import REQUIRED_API, has_api, pythons
 from bench.gate_plugin import GatePlugin
 from bench.matrix import CPUS, DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
 from bench.sweep import Side
@@ -49,6 +49,7 @@ SESSION = pytest.StashKey[str]()
 RESULTS = pytest.StashKey[dict[str, list[Result]]]()  # job name -> results, in the order measured
 VERDICTS = pytest.StashKey[list[JobVerdict]]()
 PLOTTED = pytest.StashKey[str]()
+PYTHON_RUNS = pytest.StashKey[dict[str, dict[str, Any]]]()  # with --fileio-python: each side's run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +64,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"fail on a significant slowdown over PCT% (default {DEFAULT_GATE_THRESHOLD:g}) vs the last run",
     )
     group.addoption("--fileio-plot", metavar="PATH", help="draw the run's scaling chart here (PNG, or .svg)")
+    group.addoption(
+        "--fileio-python",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also measure on this interpreter (with fileio's dependencies installed for it), in the same "
+        "sweeps; repeatable",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,6 +101,14 @@ def pytest_configure(config: pytest.Config) -> None:
             "--fileio-baseline needs --fileio-gate (gate against it now) "
             "or --fileio-baseline-json (save its side)"
         )
+    pythons = config.getoption("fileio_python")
+    if pythons and (config.getoption("fileio_baseline") or settings.gate is not None):
+        raise pytest.UsageError(
+            "--fileio-python compares Pythons: not with --fileio-baseline or --fileio-gate"
+        )
+    for python in pythons:
+        if not (os.path.isfile(python) and os.access(python, os.X_OK)):
+            raise pytest.UsageError(f"--fileio-python {python}: not an executable file")
     config.stash[SETTINGS] = settings
     config.stash[SESSION] = uuid.uuid4().hex
     config.stash[RESULTS] = {}
@@ -148,6 +165,8 @@ def sides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         if config.getoption("fileio_baseline"):
             baseline = Path(config.getoption("fileio_baseline")).resolve()
             started.append(Side("baseline", baseline, caches / "baseline"))
+        for number, python in enumerate(config.getoption("fileio_python"), 1):
+            started.append(Side(f"python-{number}", code, caches / f"python-{number}", python))
         config.stash[SIDES] = started
         yield started
     finally:
@@ -234,6 +253,17 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
             Path(config.getoption("fileio_baseline_json")).write_text(json.dumps(run, default=repr))
         if (gate := config.pluginmanager.get_plugin("fileio-gate")) is not None:
             gate.baseline_run = run
+    if config.getoption("fileio_python") and SIDES in config.stash:
+        runs = {
+            side.name: side_run(output_json, config.stash[MEASURED], side) for side in config.stash[SIDES]
+        }
+        config.stash[PYTHON_RUNS] = runs
+        labels = python_labels(config.stash[SIDES])
+        output_json["fileio"]["pythons"] = {
+            "sides": [{"label": labels[side.name], **side.about["python"]} for side in config.stash[SIDES]],
+            "verdicts": {labels[name]: run["fileio"]["verdict"] for name, run in runs.items()},
+            "which": pythons.as_json(pythons.compare({labels[name]: run for name, run in runs.items()})),
+        }
     if config.getoption("fileio_plot"):
         if has_api(2):
             config.stash[PLOTTED] = fileio.plot_run(output_json, config.getoption("fileio_plot"))
@@ -265,6 +295,41 @@ def side_run(output_json: dict[str, Any], measured_jobs: Measurements, side: Sid
     return run
 
 
+def python_labels(sides: list[Side]) -> dict[str, str]:
+    """Each side's name for a person: its Python (``python3.14``; ``#2`` and on for one given again)."""
+    labels: dict[str, str] = {}
+    for side in sides:
+        version = side.about["python"]["version"].rsplit(".", 1)[0]
+        free = "t" if side.about["python"]["free_threaded_build"] else ""
+        label = f"python{version}{free}"
+        count = sum(1 for other in labels.values() if other.split("#")[0] == label)
+        labels[side.name] = f"{label}#{count + 1}" if count else label
+    return labels
+
+
+def python_report(config: pytest.Config, previous: dict[str, dict[str, Any]]) -> list[tuple[str, bool]]:
+    """With --fileio-python: each Python's tables and verdict, then which Python saves fastest."""
+    sides, runs, measured = config.stash[SIDES], config.stash[PYTHON_RUNS], config.stash[MEASURED]
+    labels = python_labels(sides)
+    out: list[tuple[str, bool]] = []
+    for side in sides[1:]:
+        about = side.about["python"]
+        gil = "GIL enabled" if about["gil_enabled"] else "GIL disabled"
+        out += [("", False), (f"fileio on {labels[side.name]} ({about['executable']}, {gil}):", True)]
+        for job in measured.jobs.values():
+            results = [
+                Result(measured.case(case_id), rounds.seconds, rounds.files, rounds.bytes, rounds.peak_mb,
+                       job.ceilings.get(measured.case(case_id).workers) or None, job.sweeps)
+                for (name, case_id), rounds in job.rounds.items()
+                if name == side.name and rounds.seconds
+            ]  # fmt: skip
+            if results:
+                out += [("", False), *job_table(results[0].case.job.name, results, None)]
+        out += [("", False)] + [(line, False) for line in report(verdicts(runs[side.name]))]
+    which = pythons.compare({labels[name]: run for name, run in runs.items()})
+    return [*out, ("", False)] + [(line, n == 0) for n, line in enumerate(pythons.lines(which))]
+
+
 def _previous(config: pytest.Config) -> dict[str, dict[str, Any]]:
     """With --benchmark-compare, the compared run's cases by id (its newest run, if several were loaded)."""
     mapping = getattr(config._benchmarksession, "compared_mapping", None) or {}  # type: ignore[attr-defined]
@@ -286,5 +351,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line("")
         for number, line in enumerate(report(config.stash[VERDICTS])):
             terminalreporter.write_line(line, bold=number == 0)
+    if PYTHON_RUNS in config.stash:
+        for line, heading in python_report(config, previous):
+            terminalreporter.write_line(line, bold=heading)
     if PLOTTED in config.stash:
         terminalreporter.write_line(config.stash[PLOTTED])

@@ -53,7 +53,10 @@ class Runner:
             return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
 
     def about(self, request: dict[str, Any]) -> dict[str, Any]:
-        """This side's fileio: its API, where it is, and which of its strategies can run here."""
+        """This side's fileio: its API, where it is, which of its strategies can run here, and its Python."""
+        import platform  # here: a cold round's runner never asks, and should not pay for them
+        import sysconfig
+
         import fileio
 
         can_run = {}
@@ -67,6 +70,13 @@ class Runner:
             "source": os.path.dirname(fileio.__file__),
             "can_run": can_run,
             "can_forget": hasattr(fileio, "forget_measurements"),  # API 6 on
+            "python": {
+                "executable": sys.executable,
+                "version": platform.python_version(),
+                "implementation": platform.python_implementation(),
+                "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+                "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+            },
         }
 
     def save(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -54,9 +54,13 @@ def typical_log_half_width(logs: list[float], confidence: float = CONFIDENCE) ->
 
 
 def bootstrap_interval(
-    samples: tuple[list[float], ...], statistic: Callable[..., Any], resamples: int, paired: bool = False
+    samples: tuple[list[float], ...],
+    statistic: Callable[..., Any],
+    resamples: int,
+    paired: bool = False,
+    confidence: float = CONFIDENCE,
 ) -> tuple[float, float]:
-    """The expanded percentile bootstrap interval (``CONFIDENCE``) of ``statistic(*samples, axis=-1)``, each
+    """The expanded percentile bootstrap interval (``confidence``) of ``statistic(*samples, axis=-1)``, each
     sample resampled on its own, or with ``paired`` the same sweeps of every sample together; seeded, so the
     same rounds always give the same interval.
 
@@ -70,7 +74,7 @@ def bootstrap_interval(
     n = min(len(sample) for sample in samples)
     if n < 2:
         return -np.inf, np.inf
-    widened = np.sqrt(n / (n - 1)) * t.ppf((1 + CONFIDENCE) / 2, n - 1)
+    widened = np.sqrt(n / (n - 1)) * t.ppf((1 + confidence) / 2, n - 1)
     interval = bootstrap(
         samples,
         statistic,

@@ -46,12 +46,14 @@ class MeasurementError(Exception):
 
 
 class Side:
-    """The fileio of one checkout, measured through a runner process kept warm (and fresh ones for cold)."""
+    """The fileio of one checkout on one interpreter, measured through a runner process kept warm (and fresh
+    ones for cold)."""
 
-    def __init__(self, name: str, code: Path, cache: Path) -> None:
+    def __init__(self, name: str, code: Path, cache: Path, python: str = sys.executable) -> None:
         """``cache``: this side's cache directory, for fileio's figures (FILEIO_CACHE_DIR) and for the
-        bytecode its interpreters compile (PYTHONPYCACHEPREFIX)."""
-        self.name, self.code = name, code
+        bytecode its interpreters compile (PYTHONPYCACHEPREFIX); ``python``: the interpreter its runners
+        run on (with fileio's dependencies installed for it)."""
+        self.name, self.code, self.python = name, code, python
         # A script run once imports compiled bytecode, as pip leaves it: with PYTHONDONTWRITEBYTECODE (which
         # Docker images often set) on a checkout, every cold round would compile fileio again, ~30 ms. The
         # warm-up writes it into this run's cache, never into the checkout.
@@ -62,7 +64,7 @@ class Side:
             "FILEIO_CACHE_DIR": str(cache),
         }
         self.process = subprocess.Popen(
-            [sys.executable, str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [python, str(RUNNER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=self.environment, cwd=code,
         )  # fmt: skip
         self.about = self.ask({"op": "about"})
@@ -93,7 +95,7 @@ class Side:
         """One request in a fresh interpreter: its whole life's wall seconds, and its answer."""
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, str(RUNNER), json.dumps(request)], capture_output=True, text=True,
+            [self.python, str(RUNNER), json.dumps(request)], capture_output=True, text=True,
             env=self.environment, cwd=self.code,
         )  # fmt: skip
         seconds = time.perf_counter() - start
