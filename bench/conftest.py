@@ -263,6 +263,12 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
             "sides": [{"label": labels[side.name], **side.about["python"]} for side in config.stash[SIDES]],
             "verdicts": {labels[name]: run["fileio"]["verdict"] for name, run in runs.items()},
             "which": pythons.as_json(pythons.compare({labels[name]: run for name, run in runs.items()})),
+            # Each other Python's raw rounds, in sweep order, by case (this Python's are the run's own).
+            "rounds": {
+                labels[name]: {bench["param"]: bench["stats"]["data"] for bench in run["benchmarks"]}
+                for name, run in runs.items()
+                if name != CURRENT
+            },
         }
     if config.getoption("fileio_plot"):
         if has_api(2):

@@ -4,7 +4,8 @@ machine falls on all alike. Per job and start it answers which Python saves fast
 verdict case took least, against that case on every other Python, sweep by sweep. And it names every case
 that one Python runs clearly slower than another: its paired interval, at ``SLOWER_CONFIDENCE``, lies
 wholly above ``1 + SLOWER_MARGIN``, so that a real slowdown of 15 % is named and an interpreter given twice
-is not, although a run compares many cases.
+is not, although a run compares many cases; a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no
+such call (``--fileio-rounds`` gives it more).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from bench.verdict import QUESTIONS, RESAMPLES, Case, read_cases, verdicts
 
 SLOWER_CONFIDENCE = 0.99
 SLOWER_MARGIN = 0.05
+# Fewer sweeps than this are too few for a case-by-case call: a bootstrap over 4 sweeps has 256 resamples at
+# most, and in two A/A runs (an interpreter given twice) it called 2 unchanged cases slower.
+SLOWER_MIN_SWEEPS = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ def _compare(
 
 def _clearly_slower(case: str, one: str, other: str, sides: dict[str, dict[str, Case]]) -> Comparison | None:
     """The comparison, faster Python first, where one of the two is clearly slower on ``case``."""
+    if min(len(sides[one][case].rounds), len(sides[other][case].rounds)) < SLOWER_MIN_SWEEPS:
+        return None
     for first, second in ((one, other), (other, one)):
         comparison = _compare(case, first, second, sides, SLOWER_CONFIDENCE)
         if comparison.low > 1 + SLOWER_MARGIN:

@@ -11,17 +11,19 @@ from typing import Any
 import pytest
 from test_verdict import bench
 
-from bench.pythons import SLOWER_MARGIN, compare, lines
+from bench.pythons import SLOWER_MARGIN, SLOWER_MIN_SWEEPS, compare, lines
 
 CASES = {"sequential-w1": 1.0, "threads-w2": 0.9, "processes-w2": 0.62, "process_batches-w2": 0.6}
 SWEEPS = 30
 
 
-def runs(slower: dict[str, dict[str, float]], seed: int, noise: float = 0.05) -> dict[str, dict[str, Any]]:
+def runs(
+    slower: dict[str, dict[str, float]], seed: int, noise: float = 0.05, sweeps: int = SWEEPS
+) -> dict[str, dict[str, Any]]:
     """Two Pythons' runs of one job over the same sweeps: every round the case's time, times what the machine
     did in that sweep (shared), times a round's own noise; ``slower``: per Python, cases made slower."""
     rng = random.Random(seed)
-    machine = [rng.uniform(0.7, 1.5) for _ in range(SWEEPS)]  # drifts a lot: it falls on every side alike
+    machine = [rng.uniform(0.7, 1.5) for _ in range(sweeps)]  # drifts a lot: it falls on every side alike
     out = {}
     for label in ("python3.11", "python3.14"):
         factors = slower.get(label, {})
@@ -61,3 +63,10 @@ def test_unchanged_pythons_are_never_called_slower(seed: int) -> None:
     (verdict,) = compare(runs({}, seed=100 + seed))
     assert verdict.slower == []
     assert all(c.low <= 1 <= c.high for c in verdict.against)
+
+
+def test_too_few_sweeps_make_no_case_by_case_call() -> None:
+    """Four sweeps (a CSV job's, with two Pythons, in the default budget) are too few to call a case slower,
+    even one 30 % slower; the job's line still compares the fastest case."""
+    (verdict,) = compare(runs({"python3.14": {"threads-w2": 1.30}}, seed=3, sweeps=SLOWER_MIN_SWEEPS - 1))
+    assert verdict.slower == [] and verdict.against
