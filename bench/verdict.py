@@ -10,6 +10,7 @@ verdict as the live one, and tests feed it small runs with known rounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,6 +85,15 @@ def _median(case: Case) -> float:
     return float(np.median(case.rounds))
 
 
+def _speed(sequential: Case | None) -> Callable[[Case], float]:
+    """How fast a case is, as the table's speed-up column says: its speed-up over ``sequential``, sweep by
+    sweep (``bench.stats``); without a sequential case, one over its median. The fastest mark, the verdict
+    and the column beside them so never disagree."""
+    if sequential is None:
+        return lambda case: 1 / _median(case)
+    return lambda case: float(typical_ratio(*same_sweeps(sequential.rounds, case.rounds)))
+
+
 def read_cases(run: dict[str, Any]) -> dict[tuple[Job, str], list[Case]]:
     """The cases of a saved run, by job and start, in the order measured."""
     groups: dict[tuple[Job, str], list[Case]] = {}
@@ -105,9 +115,13 @@ def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
     # The verdict is on one save, its workers' start-up included: auto is measured against it, not in it, and
     # the warm pool, whose start-up is not in its time, answers another question (saves batch after batch).
     strategies = [case for case in cases if case.strategy not in (CONTROL, AUTO, WARM)]
-    fastest = min(strategies, key=_median)
+    fastest = max(strategies, key=_speed(by_strategy.get("sequential")))
     auto = _paired_ratio(fastest.rounds, by_strategy[AUTO].rounds)[0] if AUTO in by_strategy else None
-    warm = min((case for case in cases if case.strategy == WARM), key=_median, default=None)
+    warm = max(
+        (case for case in cases if case.strategy == WARM),
+        key=_speed(by_strategy.get("sequential")),
+        default=None,
+    )
     ties = [
         case.name
         for case in strategies

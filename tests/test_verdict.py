@@ -285,3 +285,21 @@ def test_runs_without_the_jobs_fields_are_left_out() -> None:
     del run["benchmarks"][0]["extra_info"]["job"]
     run["benchmarks"][1]["stats"]["data"] = []
     assert verdicts(run) == []
+
+
+def test_the_fastest_is_the_fastest_by_the_speed_up_column_not_by_the_median() -> None:
+    """A case whose rounds fell in the machine's slow sweeps has the higher median but the higher speed-up,
+    sweep by sweep: the verdict names it, as the table's speed-up column ranks it."""
+    sequential = [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 3.0]
+    unlucky = [0.4, 0.4, 0.4, 3.0, 3.0, 3.0, 3.0]  # 2.5x in three sweeps, 1x in four: median 3.0
+    steady = [0.9, 0.9, 0.9, 2.0, 2.0, 2.0, 2.0]  # 1.1x and 1.5x: median 2.0
+    run = {
+        "benchmarks": [
+            bench("sequential-w1", sequential),
+            bench("threads-w2", unlucky),
+            bench("processes-w2", steady),
+        ]
+    }
+    (verdict,) = verdicts(run)
+    assert statistics.median(unlucky) > statistics.median(steady)
+    assert verdict.fastest == "threads w2" and verdict.speedup > 1.3
