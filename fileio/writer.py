@@ -111,8 +111,17 @@ def open_in_place(name: str, dir_fd: int, fresh: bool = False) -> int:
 def refused(name: str, dir_fd: int) -> NotAPlainFile:
     """The refusal of what stands at ``name`` in directory ``dir_fd``, which an open in place found to be no
     file (ENXIO: a FIFO without a reader, or a socket)."""
-    found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    return NotAPlainFile(_what(found.st_mode, 1) or "no regular file", name)
+    return NotAPlainFile(_standing(name, dir_fd) or "no regular file", name)
+
+
+def _standing(name: str, dir_fd: int) -> str | None:
+    """What stands at ``name`` (not followed) that no save writes through or renames over, or None: nothing,
+    a file, a link, a directory."""
+    try:
+        found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return None if stat.S_ISLNK(found.st_mode) else _what(found.st_mode, 1)
 
 
 def replace_checked(temp: str, name: str, dir_fd: int, fresh: bool = False) -> None:
@@ -120,15 +129,8 @@ def replace_checked(temp: str, name: str, dir_fd: int, fresh: bool = False) -> N
     device is there (:class:`NotAPlainFile`): someone's, which a rename would take away. A file, or a link
     of any kind, is replaced. In a ``fresh`` directory (empty when the save began) nothing is looked at: only
     what stood at a name when the save began is refused."""
-    if not fresh:
-        try:
-            found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            pass
-        else:
-            what = None if stat.S_ISLNK(found.st_mode) else _what(found.st_mode, 1)
-            if what is not None:
-                raise NotAPlainFile(what, name)
+    if not fresh and (what := _standing(name, dir_fd)) is not None:
+        raise NotAPlainFile(what, name)
     os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
