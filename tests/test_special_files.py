@@ -21,8 +21,11 @@ SCRIPT = """
     def plant(path, kind):
         if kind == "fifo":
             os.mkfifo(path)
-        elif kind == "socket":
-            socket.socket(socket.AF_UNIX).bind(path)  # left bound: no one listens
+        elif kind == "socket":  # bound by its name alone: a socket's whole path may be at most 107 bytes
+            here = os.getcwd()
+            os.chdir(os.path.dirname(path))
+            socket.socket(socket.AF_UNIX).bind(os.path.basename(path))  # left bound: no one listens
+            os.chdir(here)
         elif kind == "device":
             os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's
 
