@@ -22,6 +22,7 @@ from pytest_benchmark.utils import get_tag
 
 import fileio
 from bench import REQUIRED_API, has_api, pythons
+from bench.adapter import compared_run
 from bench.gate_plugin import GatePlugin
 from bench.matrix import CPUS, DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
 from bench.sweep import Side
@@ -92,6 +93,25 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = read_settings(given)
     except OptionError as error:
         raise pytest.UsageError(str(error)) from None
+    _check_sides(config, settings)
+    config.stash[SETTINGS] = settings
+    config.stash[SESSION] = uuid.uuid4().hex
+    config.stash[RESULTS] = {}
+    if settings.gate is not None:
+        config.pluginmanager.register(GatePlugin(settings.gate), "fileio-gate")
+    # History without extra flags: every run is saved with its raw rounds, ready for --benchmark-compare.
+    config.option.benchmark_autosave = config.option.benchmark_autosave or get_tag()
+    config.option.benchmark_save_data = True
+    # pytest-benchmark's own table, unless asked otherwise: a case's rows side by side (sorted by name), few
+    # columns; fileio's tables after it say the rest.
+    if config.option.benchmark_sort == "min":  # pytest-benchmark's default
+        config.option.benchmark_sort = "name"
+    if not config.option.benchmark_columns:
+        config.option.benchmark_columns = ["median", "iqr", "min", "max", "rounds"]
+
+
+def _check_sides(config: pytest.Config, settings: Settings) -> None:
+    """UsageError where the options that add sides (a baseline, other Pythons) do not go together."""
     if config.getoption("fileio_baseline_json") and not config.getoption("fileio_baseline"):
         raise pytest.UsageError("--fileio-baseline-json needs --fileio-baseline (the side it saves)")
     if config.getoption("fileio_baseline") and not (
@@ -109,20 +129,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for python in pythons:
         if not (os.path.isfile(python) and os.access(python, os.X_OK)):
             raise pytest.UsageError(f"--fileio-python {python}: not an executable file")
-    config.stash[SETTINGS] = settings
-    config.stash[SESSION] = uuid.uuid4().hex
-    config.stash[RESULTS] = {}
-    if settings.gate is not None:
-        config.pluginmanager.register(GatePlugin(settings.gate), "fileio-gate")
-    # History without extra flags: every run is saved with its raw rounds, ready for --benchmark-compare.
-    config.option.benchmark_autosave = config.option.benchmark_autosave or get_tag()
-    config.option.benchmark_save_data = True
-    # pytest-benchmark's own table, unless asked otherwise: a case's rows side by side (sorted by name), few
-    # columns; fileio's tables after it say the rest.
-    if config.option.benchmark_sort == "min":  # pytest-benchmark's default
-        config.option.benchmark_sort = "name"
-    if not config.option.benchmark_columns:
-        config.option.benchmark_columns = ["median", "iqr", "min", "max", "rounds"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -336,17 +342,10 @@ def python_report(config: pytest.Config, previous: dict[str, dict[str, Any]]) ->
     return [*out, ("", False)] + [(line, n == 0) for n, line in enumerate(pythons.lines(which))]
 
 
-def _previous(config: pytest.Config) -> dict[str, dict[str, Any]]:
-    """With --benchmark-compare, the compared run's cases by id (its newest run, if several were loaded)."""
-    mapping = getattr(config._benchmarksession, "compared_mapping", None) or {}  # type: ignore[attr-defined]
-    runs = list(mapping.values())
-    return {bench["param"]: bench for bench in runs[-1].values()} if runs else {}
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """After pytest-benchmark's table: one table per job, the fastest marked, then the verdict."""
-    previous = _previous(config)
+    previous = compared_run(config)
     for note in config.stash[SETTINGS].notes:
         terminalreporter.write_line(f"fileio: {note}")
     for job_name, results in config.stash[RESULTS].items():

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.adapter import saved_runs
 from bench.gate import Comparison, GateInputError, compare, load_run, regressions, report, run_from_json
 
 
@@ -24,8 +25,7 @@ class GatePlugin:
         self.baseline_run: dict[str, Any] | None = None  # with --fileio-baseline: its side of this run
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        storage = session.config._benchmarksession.storage  # type: ignore[attr-defined]  # noqa: SLF001
-        self.history = [Path(path) for path in storage.query()]
+        self.history = saved_runs(session.config)
 
     def pytest_benchmark_update_json(self, output_json: dict[str, Any]) -> None:
         self.saved = output_json

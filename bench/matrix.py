@@ -290,6 +290,34 @@ def cases_of(
     return cases
 
 
+def _profile_jobs(
+    name: str,
+    sizes: tuple[str, ...] | None,
+    durabilities: tuple[str, ...] | None,
+    files: int | None,
+    workload: str | None,
+) -> tuple[list[Job], list[str]]:
+    """The jobs of profile ``name`` as the options change them, and what the run should say it left out:
+    the user's own workload is one job per durability."""
+    profile = PROFILES[name]
+    if workload:
+        made, count = fileio.load_workload(workload), files or CUSTOM_FILES
+        return [
+            Job(made, count, durability, workload) for durability in durabilities or profile.durabilities
+        ], []
+    jobs = _jobs(sizes or profile.sizes, durabilities or profile.durabilities, files, profile)
+    if not profile.durable:
+        return jobs, []
+    size, durability, count = profile.durable
+    if sizes or durabilities:
+        note = (
+            f"--fileio-sizes/--fileio-durability replace the {name} profile's jobs: its {size} {durability} "
+            "job is left out"
+        )
+        return jobs, [note]
+    return [*jobs, Job(PayloadWorkload(parse_size(size)), files or count, durability)], []
+
+
 def read_settings(options: Mapping[str, str | None]) -> Settings:
     """The run's settings from the ``--fileio-*`` options, keyed without the prefix (``"profile"``,
     ``"workers"``, ...; None when not given). OptionError names any bad value."""
@@ -314,23 +342,10 @@ def read_settings(options: Mapping[str, str | None]) -> Settings:
     directory = Path(dir_text) if (dir_text := options.get("dir")) else None
     if directory is not None and not directory.is_dir():
         raise OptionError(f"--fileio-dir: {str(directory)!r} is not an existing directory")
-    sizes, durabilities = option("sizes", _job_kind), option("durability", _one_of(DURABILITIES))
-    workload = single("workload", _workload)
-    notes = []
-    if workload:  # the user's own: one job per durability
-        made, count = fileio.load_workload(workload), files or CUSTOM_FILES
-        jobs = [Job(made, count, durability, workload) for durability in durabilities or profile.durabilities]
-    else:
-        jobs = _jobs(sizes or profile.sizes, durabilities or profile.durabilities, files, profile)
-        if profile.durable:
-            size, durability, count = profile.durable
-            if sizes or durabilities:
-                notes.append(
-                    f"--fileio-sizes/--fileio-durability replace the {name} profile's jobs: its {size} "
-                    f"{durability} job is left out"
-                )
-            else:
-                jobs.append(Job(PayloadWorkload(parse_size(size)), files or count, durability))
+    jobs, notes = _profile_jobs(
+        name, option("sizes", _job_kind), option("durability", _one_of(DURABILITIES)), files,
+        single("workload", _workload),
+    )  # fmt: skip
     cases = cases_of(
         jobs,
         option("strategies", _one_of(BENCH_STRATEGIES)) or profile.strategies,

@@ -161,6 +161,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
     args = parser.parse_args(argv)
     chosen, missing = contenders(args.strategies, args.peers)
+    times = measure(chosen, args.jobs, args.rounds, args.workers, args.directory)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers={args.workers}, {args.directory}; "
+        f"median of {args.rounds} fresh processes each, whole-process seconds; X / this: the typical ratio "
+        "within a round (their geometric mean without the top and bottom 20%)"
+    )
+    if missing:
+        print(f"left out (not installed): {', '.join(missing)}")
+    for job in args.jobs:
+        print(f"\n{JOBS[job].name}")
+        print("\n".join(job_lines(chosen, {c.name: times[job, c.name] for c in chosen})))
+
+
+def measure(
+    chosen: list[Contender], jobs: list[str], rounds: int, workers: int, directory: str
+) -> dict[tuple[str, str], list[float]]:
+    """Each contender's seconds on each job, round by round, in a random order."""
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="peers-scripts-") as scripts:
         # Every contender imports compiled bytecode, as installed packages do, also where
@@ -174,36 +191,31 @@ def main(argv: list[str] | None = None) -> None:
             paths[contender.name] = os.path.join(scripts, f"contender_{index}.py")
             with open(paths[contender.name], "w") as file:
                 file.write(contender.source)
-            run_once(paths[contender.name], JOBS["4k"], args.workers, args.directory, environment)
-        for round_number in range(args.rounds):
-            for job in random.sample(args.jobs, len(args.jobs)):
+            run_once(paths[contender.name], JOBS["4k"], workers, directory, environment)
+        for round_number in range(rounds):
+            for job in random.sample(jobs, len(jobs)):
                 for contender in random.sample(chosen, len(chosen)):
-                    seconds = run_once(
-                        paths[contender.name], JOBS[job], args.workers, args.directory, environment
-                    )
+                    seconds = run_once(paths[contender.name], JOBS[job], workers, directory, environment)
                     times.setdefault((job, contender.name), []).append(seconds)
-            print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
-    print(
-        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, workers={args.workers}, {args.directory}; "
-        f"median of {args.rounds} fresh processes each, whole-process seconds; X / this: the typical ratio "
-        "within a round (their geometric mean without the top and bottom 20%)"
-    )
-    if missing:
-        print(f"left out (not installed): {', '.join(missing)}")
-    for job in args.jobs:
-        medians = {c.name: statistics.median(times[job, c.name]) for c in chosen}
-        best_peer = min((c for c in chosen if not c.is_fileio), key=lambda c: medians[c.name])
-        best_fileio = min((c for c in chosen if c.is_fileio), key=lambda c: medians[c.name])
-        print(f"\n{JOBS[job].name}")
-        for contender in sorted(chosen, key=lambda c: medians[c.name]):
-            mine = times[job, contender.name]
-            spread = f"{min(mine):.3f}-{max(mine):.3f}"
-            against_peer = float(typical_ratio(times[job, best_peer.name], mine))
-            against_fileio = float(typical_ratio(times[job, best_fileio.name], mine))
-            print(
-                f"  {contender.name:<30}{medians[contender.name]:>8.3f} s  ({spread})   best peer / this "
-                f"{against_peer:>5.2f}   fileio's best / this {against_fileio:>5.2f}"
-            )
+            print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+    return times
+
+
+def job_lines(chosen: list[Contender], times: dict[str, list[float]]) -> list[str]:
+    """One job's table: each contender's median and spread, against the best peer's and fileio's best's."""
+    medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+    best_peer = min((c.name for c in chosen if not c.is_fileio), key=medians.__getitem__)
+    best_fileio = min((c.name for c in chosen if c.is_fileio), key=medians.__getitem__)
+    lines = []
+    for contender in sorted(chosen, key=lambda c: medians[c.name]):
+        mine = times[contender.name]
+        against_peer = float(typical_ratio(times[best_peer], mine))
+        against_fileio = float(typical_ratio(times[best_fileio], mine))
+        lines.append(
+            f"  {contender.name:<30}{medians[contender.name]:>8.3f} s  ({min(mine):.3f}-{max(mine):.3f})   "
+            f"best peer / this {against_peer:>5.2f}   fileio's best / this {against_fileio:>5.2f}"
+        )
+    return lines
 
 
 if __name__ == "__main__":

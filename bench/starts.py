@@ -4,7 +4,7 @@ For fork, forkserver and spawn, each measured in fresh interpreters as a script 
 seconds to load fileio's pool machinery, to have the first of two workers ready and both ready (a fork server
 starts first), and again for a second pool in the same process (a fork server is then running); and the
 round trip of a task that does nothing, the per-task cost once running. Runs alternate between the methods;
-the table gives medians. This is what :mod:`fileio.costs` chooses between, and what ``auto`` weighs.
+the table gives medians. This is what :mod:`fileio.start` chooses between, and what ``auto`` weighs.
 """
 
 from __future__ import annotations

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.matrix import WARM, Case
 from bench.memory import PeakMemory
@@ -145,50 +146,133 @@ def measure_job(
     gate: float | None = None,
 ) -> JobMeasurement:
     """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
-    every case's ratio to the reference of its start (``references``: warm, cold) is within ``PRECISION``,
-    one more sweep would end past ``budget_s`` (warm-up included) or ``max_sweeps`` ran (at least
-    ``min_sweeps``). ``verify_round`` checks each round's files before they are removed; a case whose round
-    fails is measured no more, its error kept.
+    the stop rule says so, one more sweep would end past ``budget_s`` (warm-up included) or ``max_sweeps``
+    ran (at least ``min_sweeps``). ``verify_round`` checks each round's files before they are removed; a
+    case whose round fails is measured no more, its error kept.
 
-    With two sides and ``gate`` (a threshold in %), the sweeps serve the gate instead. After the first
-    ``min_sweeps`` (every case, the ceiling), a sweep holds only the cases whose change from the baseline side
-    to this one is not yet known to lie above or below the threshold, until none is left, within a budget
-    of ``budget_s`` per side. A case far from the threshold is decided in the first sweeps; one near it,
-    where a verdict could go either way, gets the sweeps that follow. So a case's rounds are those of the
-    run's first sweeps (``bench.stats.same_sweeps``)."""
-    job = cases[0].job
-    rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
-    concurrencies = sorted({case.workers for case in cases})
-    ceilings: dict[int, list[float]] = {count: [] for count in concurrencies}
-    order = random.Random()  # a new order each sweep and each run
-    # In the gate, every round starts from no learned figures, on both sides: auto decides from them, and two
-    # unchanged sides that kept what each learned read 16-19 % apart on a case (a side's choices lock in).
-    forget = gate is not None and len(sides) == 2 and all(side.about.get("can_forget") for side in sides)
+    The stop rule is :class:`Precise` (every case's ratio to the reference of its start, ``references``,
+    within ``PRECISION``), or with two sides and ``gate`` (a threshold in %) :class:`Gated`, within a budget
+    of ``budget_s`` per side."""
+    gated = gate is not None and len(sides) == 2
+    rule: StopRule = Gated(gate, sides) if gate is not None and gated else Precise(references, sides, cases)
+    sweeper = Sweeper(
+        cases, sides, root, verify_round, forget=gated and all(s.about.get("can_forget") for s in sides)
+    )
+    budget = budget_s * len(sides) if gate is not None else budget_s
+    return sweeper.measure(min_sweeps, max_sweeps, budget, with_ceiling, rule)
 
-    def run(side: Side, case: Case, warm_up: bool) -> None:
-        entry = rounds[side.name, case.id]
+
+Item = Case | None  # an item of a sweep: one case on every side that runs it, or None, the job's ceiling
+
+
+class StopRule(Protocol):
+    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+        """The items the next sweep holds, once the first sweeps ran; none to stop."""
+        ...
+
+
+@dataclass
+class Precise:
+    """Stop once every case's ratio to its start's reference, on every side, is known within ``PRECISION``."""
+
+    references: dict[str, Case]
+    sides: list[Side]
+    cases: list[Case]
+
+    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+        return [] if _precise(rounds, self.sides, self.cases, self.references) else items
+
+
+@dataclass
+class Gated:
+    """The gate's rule: a sweep holds only the cases whose change from the baseline side to this one is not
+    yet known to lie above or below ``gate`` %, until none is left. A case far from the threshold is decided
+    in the first sweeps; one near it, where a verdict could go either way, gets the sweeps that follow. So a
+    case's rounds are those of the run's first sweeps (``bench.stats.same_sweeps``)."""
+
+    gate: float
+    sides: list[Side]
+
+    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+        return [
+            item for item in items if item is not None and not _decided(item, rounds, self.sides, self.gate)
+        ]
+
+
+class Sweeper:
+    """Runs one job's rounds on every side and keeps them: :meth:`measure` is the sweep loop."""
+
+    def __init__(
+        self, cases: list[Case], sides: list[Side], root: Path, verify_round: Callable[[Case, Path], None],
+        forget: bool,
+    ) -> None:  # fmt: skip
+        self.cases, self.sides, self.root, self.verify_round = cases, sides, root, verify_round
+        # In the gate, every round starts from no learned figures, on both sides: auto decides from them, and
+        # two unchanged sides that kept what each learned read 16-19 % apart on a case (a side's choices lock
+        # in).
+        self.forget = forget
+        self.job = cases[0].job
+        self.rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
+        self.concurrencies = sorted({case.workers for case in cases})
+        self.ceilings: dict[int, list[float]] = {count: [] for count in self.concurrencies}
+
+    def measure(
+        self, min_sweeps: int, max_sweeps: int, budget_s: float, with_ceiling: bool, rule: StopRule
+    ) -> JobMeasurement:
+        """A warm-up round of every case, then sweeps of the items in a new random order each (the sides of
+        an item back to back in a random order, so that two commits' rounds are measured moments apart)."""
+        order = random.Random()  # a new order each sweep and each run
+        start = time.monotonic()
+        for case in self.cases:
+            for side in self.sides:
+                if side.runs(case):
+                    self.run(side, case, warm_up=True)
+        items: list[Item] = [*self.cases, *([None] if with_ceiling else [])]
+        sweeps, last_sweep_s = 0, 0.0
+        while sweeps < max_sweeps:
+            swept = time.monotonic()
+            if sweeps >= min_sweeps:
+                if swept + last_sweep_s - start > budget_s:  # one more sweep would end past the budget
+                    break
+                items = rule.next_items(items, self.rounds)
+                if not items:
+                    break
+            order.shuffle(items)
+            for item in items:
+                if item is None:
+                    self.ceiling()
+                    continue
+                for side in order.sample(self.sides, len(self.sides)):
+                    if side.runs(item):
+                        self.run(side, item, warm_up=False)
+            sweeps += 1
+            last_sweep_s = time.monotonic() - swept
+        return JobMeasurement(self.rounds, self.ceilings, sweeps, time.monotonic() - start)
+
+    def run(self, side: Side, case: Case, warm_up: bool) -> None:
+        """One round of ``case`` on ``side``, verified; a warm warm-up round samples the runner's memory."""
+        entry = self.rounds[side.name, case.id]
         if entry.error is not None:
             return
-        directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=root))
+        directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=self.root))
+        job = self.job
         request = {
             "op": "save", "strategy": case.strategy, "workers": case.workers, "job": job.spec(),
-            "files": job.files, "durability": job.durability, "directory": str(directory), "forget": forget,
+            "files": job.files, "durability": job.durability, "directory": str(directory),
+            "forget": self.forget,
         }  # fmt: skip
         try:
             if case.is_cold:
                 seconds, answer = side.cold(request)
-            elif warm_up:
-                with PeakMemory(side.process.pid) as peak:
+            else:
+                with PeakMemory(side.process.pid) if warm_up else nullcontext() as peak:
                     answer = side.ask(request)
                 seconds = answer.get("seconds", 0.0)
-                entry.peak_mb = peak.mb
-            else:
-                answer = side.ask(request)
-                seconds = answer.get("seconds", 0.0)
+                entry.peak_mb = peak.mb if peak is not None else entry.peak_mb
             if "error" in answer:
                 entry.error = f"{case.id} on the {side.name} side: {answer['error']}"
             else:
-                verify_round(case, directory)
+                self.verify_round(case, directory)
         except AssertionError as error:  # fileio.VerificationError: wrong bytes
             entry.error = f"{case.id} on the {side.name} side: {error}"
         finally:
@@ -197,53 +281,17 @@ def measure_job(
             entry.seconds.append(seconds)
             entry.files, entry.bytes = answer["files"], answer["bytes"]
 
-    def ceiling() -> None:
-        answer = sides[0].ask(
+    def ceiling(self) -> None:
+        """The job's ceiling at each pool size, measured by the first side."""
+        job = self.job
+        answer = self.sides[0].ask(
             {"op": "ceiling", "job": job.spec(), "files": job.files, "durability": job.durability,
-             "directory": str(root), "concurrencies": concurrencies}
+             "directory": str(self.root), "concurrencies": self.concurrencies}
         )  # fmt: skip
         if "error" in answer:
             raise MeasurementError(f"the ceiling of {job.name}: {answer['error']}")
-        for count in concurrencies:
-            ceilings[count].append(answer["seconds"][str(count)])
-
-    # An item of a sweep: one case on every side that runs it, the sides back to back in a random order, so
-    # that the gate compares two commits' rounds measured moments apart; or None, the job's ceiling.
-    items: list[Case | None] = list(cases)
-    budget = budget_s * len(sides) if gate is not None else budget_s
-    start = time.monotonic()
-    for case in cases:
-        for side in sides:
-            if side.runs(case):
-                run(side, case, warm_up=True)
-    if with_ceiling:
-        items.append(None)
-    sweeps, last_sweep_s = 0, 0.0
-    while sweeps < max_sweeps:
-        swept = time.monotonic()
-        if sweeps >= min_sweeps:
-            if swept + last_sweep_s - start > budget:  # one more sweep would end past the budget
-                break
-            if gate is not None and len(sides) == 2:
-                # Only the cases the gate has not decided go on; the first sweeps hold everything else.
-                items = [
-                    case for case in items if case is not None and not _decided(case, rounds, sides, gate)
-                ]
-                if not items:
-                    break
-            elif _precise(rounds, sides, cases, references):
-                break
-        order.shuffle(items)
-        for item in items:
-            if item is None:
-                ceiling()
-                continue
-            for side in order.sample(sides, len(sides)):
-                if side.runs(item):
-                    run(side, item, warm_up=False)
-        sweeps += 1
-        last_sweep_s = time.monotonic() - swept
-    return JobMeasurement(rounds, ceilings, sweeps, time.monotonic() - start)
+        for count in self.concurrencies:
+            self.ceilings[count].append(answer["seconds"][str(count)])
 
 
 def _precise(

@@ -18,7 +18,8 @@ WARM_NOTE = (
 )
 COLD_NOTE = (
     "(cold: each round in a fresh interpreter, timed from its start to its exit, as a script run once pays "
-    "it; warm: in a running program, its interpreter and imports already up)"
+    "it; warm: in a running program that has saved before, its interpreter, imports and the workers auto "
+    "keeps already up)"
 )
 
 
@@ -72,6 +73,35 @@ def sequential_result(results: list[Result], start: str) -> Result | None:
     )
 
 
+def _fastest(results: list[Result]) -> list[Result]:
+    """The fastest case of each start by the speed-up column, sweep by sweep (by the median where there is
+    no sequential case), as the verdict decides."""
+    groups = [
+        [result for result in results if result.case.start == start and not result.case.is_control]
+        for start in {result.case.start for result in results}
+    ]
+    return [
+        max(group, key=lambda r: r.speedup(sequential_result(results, r.case.start)) or 1 / r.median)
+        for group in groups
+        if group
+    ]
+
+
+def _row(
+    result: Result, results: list[Result], width: int, previous: dict[str, dict[str, Any]] | None
+) -> str:
+    """One case's line of its job's table (``width``: the efficiency column's, 0 for none)."""
+    speedup = result.speedup(sequential_result(results, result.case.start))
+    return (
+        f"{result.case.strategy:<20}{result.case.workers:>8}{result.case.start:>6}"
+        f"{result.median:>11.4f}{result.bytes / 1e6 / result.median:>10.1f}"
+        f"{result.files / result.median:>10.1f}{'-' if speedup is None else f'{speedup:.2f}x':>10}"
+        f"{f'{result.efficiency:.0%}' if result.efficiency is not None else '':>{width}}"
+        f"{'-' if result.peak_mb is None else f'{result.peak_mb:.1f}':>9}"
+        f"{_compared(result, previous)}"
+    )
+
+
 def job_table(
     job_name: str, results: list[Result], previous: dict[str, dict[str, Any]] | None = None
 ) -> list[tuple[str, bool]]:
@@ -96,36 +126,10 @@ def job_table(
             False,
         ),
     ]
-    # The fastest by the speed-up column, sweep by sweep (by the median where there is no sequential case), as
-    # the verdict decides.
-    fastest = [
-        max(
-            group,
-            key=lambda result: (
-                result.speedup(sequential_result(results, result.case.start)) or 1 / result.median
-            ),
-        )
-        for start in {result.case.start for result in results}
-        if (
-            group := [
-                result for result in results if result.case.start == start and not result.case.is_control
-            ]
-        )
-    ]
+    fastest = _fastest(results)
     for result in results:
-        speedup = result.speedup(sequential_result(results, result.case.start))
-        lines.append(
-            (
-                f"{result.case.strategy:<20}{result.case.workers:>8}{result.case.start:>6}"
-                f"{result.median:>11.4f}{result.bytes / 1e6 / result.median:>10.1f}"
-                f"{result.files / result.median:>10.1f}{'-' if speedup is None else f'{speedup:.2f}x':>10}"
-                f"{f'{result.efficiency:.0%}' if result.efficiency is not None else '':>{width}}"
-                f"{'-' if result.peak_mb is None else f'{result.peak_mb:.1f}':>9}"
-                f"{_compared(result, previous)}"
-                f"{'  <- fastest' if any(result is best for best in fastest) else ''}",
-                False,
-            )
-        )
+        mark = "  <- fastest" if any(result is best for best in fastest) else ""
+        lines.append((_row(result, results, width, previous) + mark, False))
     if any(result.case.strategy == WARM for result in results):
         lines.append((WARM_NOTE, False))
     if any(result.case.is_cold for result in results):

@@ -5,12 +5,12 @@ history stay the record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.adapter import record_rounds
 from bench.control import ControlWorkload
 from bench.matrix import Case, Settings
 from bench.sweep import JobMeasurement, Side, measure_job
@@ -85,18 +85,6 @@ class Measurements:
         return self.jobs[name]
 
 
-class _Replay:
-    """A clock that plays back measured rounds to pytest-benchmark: start at 0, end at the round's time."""
-
-    __name__ = "fileio_sweep"
-
-    def __init__(self, seconds: list[float]) -> None:
-        self.readings: Iterator[float] = iter([value for duration in seconds for value in (0.0, duration)])
-
-    def __call__(self) -> float:
-        return next(self.readings)
-
-
 def test_save(
     benchmark: Any,
     case: Case,
@@ -117,9 +105,7 @@ def test_save(
     if benchmark.disabled:  # each case ran twice, untimed and verified: its warm-up and the job's one sweep
         benchmark.pedantic(lambda: None)
         return
-    # pytest-benchmark has no public way to record rounds measured elsewhere: its clock is replaced.
-    benchmark._timer = _Replay(rounds.seconds)  # noqa: SLF001
-    benchmark.pedantic(lambda: None, rounds=len(rounds.seconds))
+    record_rounds(benchmark, rounds.seconds)
     ceilings = measured.ceilings.get(case.workers) or None
     result = Result(
         case, rounds.seconds, rounds.files, rounds.bytes, rounds.peak_mb, ceilings, measured.sweeps

@@ -7,9 +7,11 @@ uses nothing else, so that it can measure older commits too; :data:`API_VERSION`
 
 from __future__ import annotations
 
-from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
+from fileio.errors import SaveError, StrategyUnavailable
+from fileio.report import SaveReport
 from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
+from fileio.strategy import Strategy
 from fileio.workloads import (
     CsvWorkload,
     PayloadWorkload,
@@ -53,7 +55,7 @@ _LAZY = {
     ),
     **dict.fromkeys(["VerificationError", "expected_digests", "verify"], "fileio.verify"),
     "Workload": "fileio.workload_protocol",
-    "forget_measurements": "fileio.costs",
+    "forget_measurements": "fileio.auto.figures",
 }
 
 

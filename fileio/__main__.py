@@ -11,9 +11,11 @@ import os
 import sys
 from collections.abc import Callable
 
+from fileio.errors import SaveError, StrategyUnavailable
 from fileio.guards import interrupt_once
-from fileio.job import SaveError, SaveReport, Strategy, StrategyUnavailable
+from fileio.report import SaveReport
 from fileio.strategies import STRATEGIES
+from fileio.strategy import Strategy
 from fileio.workloads import (
     CsvWorkload,
     PayloadWorkload,
@@ -101,12 +103,41 @@ def build_parser() -> Parser:
             name, help=summary, description=description, epilog=epilog, formatter_class=Formatter
         )
 
-    save = command(
-        "save",
-        "save files with one strategy and print the throughput",
-        "Save files 0..N-1 with one strategy and print what it wrote and how fast.",
-        "fileio save --strategy threads --workers 4 --size 256KiB --durability atomic out",
+    _save_arguments(
+        command(
+            "save",
+            "save files with one strategy and print the throughput",
+            "Save files 0..N-1 with one strategy and print what it wrote and how fast.",
+            "fileio save --strategy threads --workers 4 --size 256KiB --durability atomic out",
+        )
     )
+    command(
+        "strategies",
+        "list the strategies and whether each can run here",
+        "Each strategy, what it does, and whether it can run here.",
+    )
+    probe = command(
+        "probe",
+        "measure this machine's ceiling: making bytes, and writing them with plain os.write loops",
+        "Measure what bounds saving files on DIR's filesystem, with no fileio strategy involved.",
+        "fileio probe /mnt/data",
+    )
+    probe.add_argument("directory", nargs="?", default=".", help="a directory on the filesystem to measure")
+    plot = command(
+        "plot",
+        "draw a saved benchmark run: throughput against workers, one panel per job",
+        "Draw a run saved by `pytest bench/` (JSON, from .benchmarks/ or --benchmark-json).",
+        "fileio plot .benchmarks/Linux-CPython-3.11-64bit/0001_run.json -o scaling.png",
+    )
+    plot.add_argument("results", help="the saved run (JSON)")
+    plot.add_argument(
+        "-o", "--output", default="scaling.png", help="the picture: PNG, or SVG for a .svg name"
+    )
+    return parser
+
+
+def _save_arguments(save: Parser) -> None:
+    """The arguments of ``fileio save``."""
     save.add_argument("directory", help="where to save (created if missing)")
     save.add_argument(
         "--strategy", choices=STRATEGIES, default="auto", help="how to save (see: fileio strategies)"
@@ -137,29 +168,6 @@ def build_parser() -> Parser:
         help="a live progress bar (default: on a terminal only)",
     )
     save.add_argument("--scheduler", help="with --strategy dask: the address of a running Dask scheduler")
-    command(
-        "strategies",
-        "list the strategies and whether each can run here",
-        "Each strategy, what it does, and whether it can run here.",
-    )
-    probe = command(
-        "probe",
-        "measure this machine's ceiling: making bytes, and writing them with plain os.write loops",
-        "Measure what bounds saving files on DIR's filesystem, with no fileio strategy involved.",
-        "fileio probe /mnt/data",
-    )
-    probe.add_argument("directory", nargs="?", default=".", help="a directory on the filesystem to measure")
-    plot = command(
-        "plot",
-        "draw a saved benchmark run: throughput against workers, one panel per job",
-        "Draw a run saved by `pytest bench/` (JSON, from .benchmarks/ or --benchmark-json).",
-        "fileio plot .benchmarks/Linux-CPython-3.11-64bit/0001_run.json -o scaling.png",
-    )
-    plot.add_argument("results", help="the saved run (JSON)")
-    plot.add_argument(
-        "-o", "--output", default="scaling.png", help="the picture: PNG, or SVG for a .svg name"
-    )
-    return parser
 
 
 class Progress:

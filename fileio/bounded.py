@@ -6,10 +6,11 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 
+from fileio.errors import SaveError
 from fileio.guards import raise_if_interrupted
-from fileio.job import OnSaved, SaveError
+from fileio.job import OnSaved
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,47 +47,59 @@ def run_bounded(
     naming every failed id is raised. Any other exception, Ctrl-C included, stops and cancels them and
     propagates.
     """
-    pending: dict[Task, Item] = {}
-    failures: list[SaveError] = []
+    tasks = _Pending(submit, stop)
     remaining = iter(items)
-
-    def fail(error: SaveError) -> None:
-        if not failures:
-            if stop is not None:
-                stop()
-            else:
-                for task in pending:
-                    task.cancel()
-        failures.append(error)
-
     try:
         while True:
-            while not failures and len(pending) < limit:
-                try:
-                    item = next(remaining)
-                except StopIteration:
-                    break
-                except SaveError as error:
-                    fail(error)
-                    break
-                pending[submit(item)] = item
-            if not pending:
+            tasks.submit_up_to(limit, remaining)
+            if not tasks.pending:
                 break
             raise_if_interrupted()
-            for task in wait(pending):
+            for task in wait(tasks.pending):
                 try:
-                    on_done(pending.pop(task), task)
+                    on_done(tasks.pending.pop(task), task)
                 except SaveError as error:
-                    fail(error)
+                    tasks.fail(error)
     except BaseException:
         if stop is not None:
             stop()
         raise
     finally:
-        for task in pending:
+        for task in tasks.pending:
             task.cancel()
-    if failures:
-        raise SaveError.merge(failures)
+    if tasks.failures:
+        raise SaveError.merge(tasks.failures)
+
+
+class _Pending:
+    """:func:`run_bounded`'s tasks under way, by item, and the failures so far."""
+
+    def __init__(self, submit: Callable[[Any], Any], stop: Callable[[], None] | None) -> None:
+        self.submit, self.stop = submit, stop
+        self.pending: dict[Any, Any] = {}  # a task (Task) -> its item
+        self.failures: list[SaveError] = []
+
+    def fail(self, error: SaveError) -> None:
+        """Keep ``error``; at the first, end the pending tasks early (``stop``), or cancel them."""
+        if not self.failures:
+            if self.stop is not None:
+                self.stop()
+            else:
+                for task in self.pending:
+                    task.cancel()
+        self.failures.append(error)
+
+    def submit_up_to(self, limit: int, remaining: Iterator[Any]) -> None:
+        """Submit items until ``limit`` are pending or none is left; none after a failure."""
+        while not self.failures and len(self.pending) < limit:
+            try:
+                item = next(remaining)
+            except StopIteration:
+                return
+            except SaveError as error:
+                self.fail(error)
+                return
+            self.pending[self.submit(item)] = item
 
 
 def run_tasks(
@@ -185,37 +198,8 @@ def run_threads(
     and a :class:`SaveError` naming every failed id is raised; Ctrl-C stops them the same way. ``keep_on()``
     is asked as the threads start and every WATCH_SECONDS after: once it says no, they stop after their
     current file, and the ids they did not save are returned (none otherwise)."""
-    tasks: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
-    for task in chunks(ids, task_size(len(ids), workers)):
-        tasks.put(task)
-    saved: collections.deque[tuple[int, int]] = collections.deque()
-    failures: list[SaveError] = []
-    unsaved: list[int] = []  # of the tasks the threads had begun when told to stop
-    stop, halt = threading.Event(), threading.Event()
-
-    def work() -> None:
-        while not stop.is_set() and not halt.is_set():
-            try:
-                task = tasks.get_nowait()
-            except queue.Empty:
-                return
-            for index, file_id in enumerate(task):
-                if stop.is_set():
-                    return
-                if halt.is_set():
-                    unsaved.extend(task[index:])
-                    return
-                try:
-                    saved.append((file_id, save(file_id)))
-                except Exception as error:
-                    failures.append(error if isinstance(error, SaveError) else SaveError([file_id], error))
-                    stop.set()
-
-    def drain() -> None:
-        while saved:
-            on_saved(*saved.popleft())
-
-    threads = [threading.Thread(target=work, name=f"fileio-{n}") for n in range(min(workers, len(ids)))]
+    crew = _Threads(save, chunks(ids, task_size(len(ids), workers)))
+    threads = [threading.Thread(target=crew.work, name=f"fileio-{n}") for n in range(min(workers, len(ids)))]
     poll_s = POLL_SECONDS if keep_on is None else WATCH_SECONDS
     if keep_on is not None:
         keep_on()
@@ -225,20 +209,62 @@ def run_threads(
         for thread in threads:
             while thread.is_alive():
                 thread.join(poll_s)
-                drain()
+                crew.drain(on_saved)
                 raise_if_interrupted()
-                if keep_on is not None and not halt.is_set() and not keep_on():
-                    halt.set()
+                if keep_on is not None and not crew.halt.is_set() and not keep_on():
+                    crew.halt.set()
     finally:
-        stop.set()
+        crew.stop.set()
         for thread in threads:
             thread.join()
-    drain()
-    if failures:
-        raise SaveError.merge(failures)
-    while not tasks.empty():
-        unsaved.extend(tasks.get_nowait())
-    return unsaved
+    crew.drain(on_saved)
+    if crew.failures:
+        raise SaveError.merge(crew.failures)
+    while not crew.tasks.empty():
+        crew.unsaved.extend(crew.tasks.get_nowait())
+    return crew.unsaved
+
+
+class _Threads:
+    """What :func:`run_threads`' threads share: the queue of tasks, the files saved and not yet reported,
+    the failures, and two events: ``stop`` (a failure, Ctrl-C: after the current file) and ``halt``
+    (``keep_on`` said no: the ids not saved are kept in ``unsaved``)."""
+
+    def __init__(self, save: Callable[[int], int], tasks: list[list[int]]) -> None:
+        self.save = save
+        self.tasks: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+        for task in tasks:
+            self.tasks.put(task)
+        self.saved: collections.deque[tuple[int, int]] = collections.deque()
+        self.failures: list[SaveError] = []
+        self.unsaved: list[int] = []  # of the tasks the threads had begun when told to stop
+        self.stop, self.halt = threading.Event(), threading.Event()
+
+    def work(self) -> None:
+        """A thread's life: tasks from the queue until none is left, or it is told to stop."""
+        while not self.stop.is_set() and not self.halt.is_set():
+            try:
+                task = self.tasks.get_nowait()
+            except queue.Empty:
+                return
+            for index, file_id in enumerate(task):
+                if self.stop.is_set():
+                    return
+                if self.halt.is_set():
+                    self.unsaved.extend(task[index:])
+                    return
+                try:
+                    self.saved.append((file_id, self.save(file_id)))
+                except Exception as error:
+                    self.failures.append(
+                        error if isinstance(error, SaveError) else SaveError([file_id], error)
+                    )
+                    self.stop.set()
+
+    def drain(self, on_saved: OnSaved) -> None:
+        """Report the files saved since the last drain, in this thread."""
+        while self.saved:
+            on_saved(*self.saved.popleft())
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:

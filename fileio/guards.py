@@ -96,44 +96,46 @@ def run_interruptible(coroutine: Coroutine[Any, Any, None]) -> None:
     raises KeyboardInterrupt; later ones are ignored until then, as with :func:`interrupts_once`."""
     import asyncio
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        interrupted = False
-
-        def on_interrupt() -> None:
-            nonlocal interrupted
-            if not interrupted and task is not None:
-                interrupted = True
-                task.cancel()
-
-        previous = signal.getsignal(signal.SIGINT)
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_interrupt)
-        except (RuntimeError, ValueError):  # not on the main thread: Ctrl-C is not ours to handle
-            previous = None
-        else:
-            if _take_interrupt():  # one that came before the loop's handler was in place
-                on_interrupt()
-        try:
-            await coroutine
-        except asyncio.CancelledError:
-            if interrupted:
-                raise KeyboardInterrupt from None
-            raise
-        finally:
-            if previous is not None:
-                loop.remove_signal_handler(signal.SIGINT)
-                signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else previous)
-
     runner = asyncio.Runner()
     try:
-        runner.run(main())
+        runner.run(_cancelled_by_ctrl_c(coroutine))
     finally:
         # Closing waits for the loop's threads (a cancelled write runs to its end first), then closes the
         # loop's own wake-up sockets: a failure of that close loses no file, and is not the save's.
         with contextlib.suppress(OSError):
             runner.close()
+
+
+async def _cancelled_by_ctrl_c(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Await ``coroutine`` in the running loop, whose SIGINT handler cancels it once."""
+    import asyncio
+
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    interrupted: list[bool] = []  # one entry once Ctrl-C cancelled the task
+
+    def on_interrupt() -> None:
+        if not interrupted and task is not None:
+            interrupted.append(True)
+            task.cancel()
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    except (RuntimeError, ValueError):  # not on the main thread: Ctrl-C is not ours to handle
+        previous = None
+    else:
+        if _take_interrupt():  # one that came before the loop's handler was in place
+            on_interrupt()
+    try:
+        await coroutine
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if previous is not None:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else previous)
 
 
 @functools.lru_cache(maxsize=4)
@@ -167,8 +169,10 @@ def main_module_problem(strategy: str) -> str | None:
             f"and this program was read from {path}: save it as a script whose save call sits under "
             '`if __name__ == "__main__":`, or use a strategy without processes'
         )
+    import inspect  # here: only where workers would re-import the main program (~5 ms)
+
     top_level = None  # the main program's own frame, running its top-level code, if it is on this stack
-    frame: FrameType | None = sys._getframe()
+    frame: FrameType | None = inspect.currentframe()
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
             top_level = frame

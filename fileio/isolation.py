@@ -20,7 +20,7 @@ from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
-from fileio.costs import cache_directory
+from fileio.cache import cache_directory
 
 CHECK_TIMEOUT_S = 120
 CACHE_VERSION = 1

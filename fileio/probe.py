@@ -99,19 +99,7 @@ def _write_chunk(
         gates.ready.wait()
         gates.go.wait()
         for file_id in ids:
-            final = f"f{file_id}"
-            name = f"{final}.tmp" if durability == "atomic" else final
-            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if durability != "none":
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            if name != final:
-                os.replace(name, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            _write_one(dir_fd, f"f{file_id}", data, durability, flags)
         gates.ready.wait()
     except threading.BrokenBarrierError:
         pass  # another writer failed: the caller raises its error
@@ -121,6 +109,35 @@ def _write_chunk(
     finally:
         if dir_fd >= 0:
             os.close(dir_fd)
+
+
+def _write_one(dir_fd: int, final: str, data: bytes, durability: str, flags: int) -> None:
+    """Write ``data`` to ``final`` in the directory, as ``durability`` says."""
+    name = f"{final}.tmp" if durability == "atomic" else final
+    fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if durability != "none":
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if name != final:
+        os.replace(name, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _check_raw(size: int, durability: str, files: int, concurrency: int, mechanism: str, layout: str) -> None:
+    """ValueError naming what :func:`raw_write_seconds` cannot take."""
+    if durability not in DURABILITIES or mechanism not in MECHANISMS or layout not in LAYOUTS:
+        raise ValueError(
+            f"durability must be one of {DURABILITIES}, mechanism one of {MECHANISMS} and layout one of "
+            f"{LAYOUTS}; got {durability!r}, {mechanism!r}, {layout!r}"
+        )
+    if files < 1 or concurrency < 1 or size < 0:
+        raise ValueError(
+            f"need files >= 1, concurrency >= 1 and size >= 0, got {files}, {concurrency}, {size}"
+        )
 
 
 def raw_write_seconds(
@@ -140,15 +157,7 @@ def raw_write_seconds(
     "atomic" (a temporary name, fsync, ``os.replace``, the directory fsync'd once at the end). The clock runs
     from the moment every thread or process is ready to the moment the last one is done.
     """
-    if durability not in DURABILITIES or mechanism not in MECHANISMS or layout not in LAYOUTS:
-        raise ValueError(
-            f"durability must be one of {DURABILITIES}, mechanism one of {MECHANISMS} and layout one of "
-            f"{LAYOUTS}; got {durability!r}, {mechanism!r}, {layout!r}"
-        )
-    if files < 1 or concurrency < 1 or size < 0:
-        raise ValueError(
-            f"need files >= 1, concurrency >= 1 and size >= 0, got {files}, {concurrency}, {size}"
-        )
+    _check_raw(size, durability, files, concurrency, mechanism, layout)
     chunks = split(list(range(files)), concurrency)
     target = tempfile.mkdtemp(prefix=".fileio-probe-", dir=directory)
     targets = [target] * len(chunks)
@@ -157,20 +166,7 @@ def raw_write_seconds(
         for path in targets:
             os.mkdir(path)
     try:
-        pool: Executor
-        if mechanism == "threads":
-            gates = _Gates(threading.Barrier(len(chunks) + 1), threading.Event())
-            pool, passed = ThreadPoolExecutor(len(chunks)), [gates]
-        else:  # synchronisation objects reach processes only as they start: through the initializer
-            from fileio.costs import start_method
-            from fileio.pools import context
-
-            chosen = context(start_method())
-            gates = _Gates(chosen.Barrier(len(chunks) + 1), chosen.Event())
-            pool = ProcessPoolExecutor(
-                len(chunks), mp_context=chosen, initializer=_keep_gates, initargs=(gates,)
-            )
-            passed = []
+        pool, gates, passed = _probe_pool(mechanism, len(chunks))
         with pool:
             done = [
                 pool.submit(_write_chunk, path, size, durability, chunk, *passed)
@@ -190,6 +186,25 @@ def raw_write_seconds(
         return elapsed
     finally:
         shutil.rmtree(target)
+
+
+def _probe_pool(mechanism: str, count: int) -> tuple[Executor, _Gates, list[_Gates]]:
+    """``count`` threads or processes, the gates they start and end by, and what a task is passed of them
+    (processes get them as they start, through the initializer: the only way synchronisation objects reach
+    them)."""
+    if mechanism == "threads":
+        gates = _Gates(threading.Barrier(count + 1), threading.Event())
+        return ThreadPoolExecutor(count), gates, [gates]
+    from fileio.pools import context
+    from fileio.start import start_method
+
+    chosen = context(start_method())
+    gates = _Gates(chosen.Barrier(count + 1), chosen.Event())
+    return (
+        ProcessPoolExecutor(count, mp_context=chosen, initializer=_keep_gates, initargs=(gates,)),
+        gates,
+        [],
+    )
 
 
 def best_raw_seconds(

@@ -21,7 +21,9 @@ import os
 from collections.abc import Iterable
 from types import TracebackType
 
-from fileio.job import SaveReport, check_workers
+from fileio.checks import check_workers
+from fileio.job import Pool
+from fileio.report import SaveReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,11 +32,13 @@ if TYPE_CHECKING:
     from fileio.pools import Workers
 
 
-class WarmPool:
-    """``workers`` processes that save batch after batch; use it as a context manager, which stops them."""
+class WarmPool(Pool):
+    """``workers`` processes that save batch after batch; use it as a context manager, which stops them. With
+    ``idle_s``, each worker exits after that many seconds without a task, and the next save starts another."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, idle_s: float | None = None) -> None:
         self.workers = check_workers(workers)
+        self.idle_s = idle_s
         self._pool: Workers | None = None
 
     def start(self) -> None:
@@ -47,16 +51,16 @@ class WarmPool:
     def workers_for_save(self) -> Workers:
         """The workers, started (again) if need be, without waiting for them: a save's caller works while
         they start."""
-        from fileio.costs import start_method
         from fileio.guards import check_main_module
         from fileio.pools import Workers
+        from fileio.start import start_method
 
         if self._pool is not None and not self._pool.usable:
             self.close()
         if self._pool is None:
             if start_method() != "fork":  # its workers will re-import the main program
                 check_main_module("WarmPool")
-            self._pool = Workers(self.workers)
+            self._pool = Workers(self.workers, self.idle_s)
             self._pool.start()
         return self._pool
 
@@ -83,6 +87,6 @@ class WarmPool:
     def save(self, directory: str | os.PathLike[str], ids: Iterable[int], **options: Any) -> SaveReport:
         """``fileio.STRATEGIES["process_batches"]`` on this pool's workers: the same arguments but
         ``workers`` (``help(fileio.Strategy.__call__)``)."""
-        from fileio.strategies import STRATEGIES
+        from fileio.strategies.process_batches import STRATEGY
 
-        return STRATEGIES["process_batches"](directory, ids, workers=self.workers, pool=self, **options)
+        return STRATEGY(directory, ids, workers=self.workers, pool=self, **options)

@@ -50,6 +50,39 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
+def _tree(directory: Path, shards: Iterable[str]) -> dict[str, str]:
+    """The kind of each entry of ``directory`` and of its shard subdirectories, by relative name; a shard
+    that is a symbolic link is one entry, not followed."""
+    kinds = _listing(directory)
+    for shard in shards:
+        if kinds.pop(shard, None) == "link":
+            kinds[shard] = "link"
+        else:
+            kinds.update({f"{shard}/{name}": kind for name, kind in _listing(directory / shard).items()})
+    return kinds
+
+
+def _compare(
+    path: Path,
+    file_id: int,
+    workload: Workload,
+    digests: Mapping[int, bytes] | None,
+    contents: Mapping[int, bytes] | None,
+) -> str | None:
+    """How the file at ``path`` differs from what ``workload`` makes for ``file_id``, or None."""
+    actual = path.read_bytes()
+    if contents is not None:
+        wanted = contents[file_id]
+    elif digests is not None and _digest(actual) == digests[file_id]:
+        return None
+    else:
+        wanted = workload.data(file_id)
+    if actual == wanted:
+        return None
+    offset = _first_difference(actual, wanted)
+    return f"{len(actual)} bytes, expected {len(wanted)}, first difference at offset {offset}"
+
+
 def verify(
     directory: str | os.PathLike[str],
     ids: Iterable[int],
@@ -69,13 +102,7 @@ def verify(
     directory = Path(directory)
     ids = list(ids)
     expected = {workload.file_name(file_id): file_id for file_id in ids}
-    shards = subdirectories(workload, ids)
-    kinds = _listing(directory)
-    for shard in shards:
-        if kinds.pop(shard, None) == "link":
-            kinds[shard] = "link"
-        else:
-            kinds.update({f"{shard}/{name}": kind for name, kind in _listing(directory / shard).items()})
+    kinds = _tree(directory, subdirectories(workload, ids))
     links = {name for name, kind in kinds.items() if kind == "link"}
     present = kinds.keys() - links
     problems = [f"missing: {name}" for name in sorted(expected.keys() - present - links)]
@@ -92,18 +119,9 @@ def verify(
         if kinds[name] != "file":
             problems.append(f"not a regular file: {name}")
             continue
-        actual = (directory / name).read_bytes()
-        if contents is not None:
-            wanted = contents[expected[name]]
-        elif digests is not None and _digest(actual) == digests[expected[name]]:
-            continue
-        else:
-            wanted = workload.data(expected[name])
-        if actual != wanted:
-            problems.append(
-                f"wrong bytes: {name}: {len(actual)} bytes, expected {len(wanted)}, "
-                f"first difference at offset {_first_difference(actual, wanted)}"
-            )
+        problem = _compare(directory / name, expected[name], workload, digests, contents)
+        if problem:
+            problems.append(f"wrong bytes: {name}: {problem}")
     if problems:
         more = len(problems) - SHOWN_PROBLEMS
         shown = problems[:SHOWN_PROBLEMS] + ([f"... and {more} more"] if more > 0 else [])

@@ -58,9 +58,12 @@ def _send(message: tuple[str, Any]) -> None:
         raise _PipeFailed from error
 
 
-def serve(connection: Connection, owner: str, inherited: list[Connection]) -> None:
-    """A worker process's life: run tasks from the caller until told to exit. ``inherited``: the other ends of
-    pipes a forked worker holds copies of, which it closes."""
+def serve(
+    connection: Connection, owner: str, inherited: list[Connection], idle_s: float | None = None
+) -> None:
+    """A worker process's life: run tasks from the caller until told to exit, or until it has had none for
+    ``idle_s`` seconds. ``inherited``: the other ends of pipes a forked worker holds copies of, which it
+    closes."""
     global _connection
     # Ctrl-C is the caller's to handle: it stops the tasks and then the workers. A forked worker starts with
     # SIGINT blocked (fileio.pools), so that no Ctrl-C lands before this line.
@@ -73,7 +76,7 @@ def serve(connection: Connection, owner: str, inherited: list[Connection]) -> No
     _connection = connection
     try:
         _send(("ready", None))
-        while (task := _next_task(connection)) is not None:
+        while (task := _next_task(connection, idle_s)) is not None:
             function, args = task
             _send(("took", None))
             try:
@@ -88,10 +91,12 @@ def serve(connection: Connection, owner: str, inherited: list[Connection]) -> No
         sys.exit(PIPE_FAILED)
 
 
-def _next_task(connection: Connection) -> Any:
+def _next_task(connection: Connection, idle_s: float | None) -> Any:
     global _stopping
     while not _queued:
         _stopping = False  # idle: nothing is left of the save a STOP was for
+        if idle_s is not None and not connection.poll(idle_s):
+            return None  # idle too long: the caller finds it gone, and starts another when it needs one
         message = connection.recv()
         if message != STOP:
             return message

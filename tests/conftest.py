@@ -24,6 +24,7 @@ atexit.register(shutil.rmtree, os.environ["FILEIO_CACHE_DIR"], ignore_errors=Tru
 from helpers import kill_started_clis  # noqa: E402
 
 from fileio import STRATEGIES, Strategy  # noqa: E402  # after the cache is chosen
+from fileio.auto import kept  # noqa: E402
 
 
 def strategy_params(processes_only: bool = False) -> list[object]:
@@ -41,6 +42,13 @@ def strategy_params(processes_only: bool = False) -> list[object]:
 def _no_cli_left_running() -> Iterator[None]:
     yield
     kill_started_clis()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_workers() -> Iterator[None]:
+    """Each test starts without the worker processes an earlier one's ``auto`` kept (a test counts them)."""
+    yield
+    kept.close()
 
 
 @pytest.fixture(params=strategy_params())

@@ -38,6 +38,7 @@ from pathlib import Path
 from helpers import descendants, wait_until_gone
 
 from fileio import STRATEGIES, PayloadWorkload, SaveError
+from fileio.auto import kept
 from fileio.writer import is_temporary
 
 BOUND_S = 20  # one save: far above any save here (<1 s), far below the test's own timeout
@@ -119,6 +120,7 @@ def save_once(name: str, durability: str, fault: str | None, directory: Path, be
     finally:
         if fault:
             disable(fault)
+        kept.close()  # the workers auto keeps for a next save go, as at the program's exit: bounded too
         signal.alarm(0)
     found = findings(directory, durability, failed)
     if outcome not in ("saved", "SaveError"):

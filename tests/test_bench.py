@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -557,17 +558,56 @@ def test_a_gated_round_forgets_what_earlier_saves_taught(
     """A save asked with ``"forget": true`` starts from no learned figures: the runner drops them from its
     side's cache (and its memory) first, so that the gate's two sides decide alike; without it they stay."""
     from bench.sweep import Side
-    from fileio import costs
+    from fileio.auto import figures
 
     side = Side("current", ROOT, tmp_path / "cache")
     try:
         assert side.about["can_forget"]
         monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
-        learned = Path(costs._path())  # noqa: SLF001  # where the side's runner keeps its figures
-        learned.write_text("gain:test:learned:threads 3.0\n")
+        learned = Path(figures.path())  # where the side's runner keeps its figures
+        learned.write_text("start\tfork\t0.003\n")
         request = {"op": "save", "strategy": "sequential", "workers": 1, "files": 2, "durability": "none",
                    "job": {"kind": "payload", "size": 16}, "directory": str(tmp_path / "out")}  # fmt: skip
         assert side.ask(request)["files"] == 2 and learned.exists()
         assert side.ask({**request, "forget": True})["files"] == 2 and not learned.exists()
     finally:
         side.close()
+
+
+ADAPTED = """
+    import json
+    from bench.adapter import compared_run, record_rounds, saved_runs
+
+    def test_rounds(benchmark, request):
+        record_rounds(benchmark, [0.5, 0.25, 0.125])
+        stats = benchmark.stats.stats
+        found = {"rounds": stats.rounds, "min": stats.min, "max": stats.max,
+                 "saved": [str(path) for path in saved_runs(request.config)],
+                 "compared": list(compared_run(request.config))}
+        print("ADAPTED " + json.dumps(found))
+"""
+
+
+def test_the_pytest_benchmark_adapter_holds(tmp_path: Path) -> None:
+    """bench/adapter.py's reach into pytest-benchmark, in a real session: the rounds it records are the
+    benchmark's own, its storage and compared run read back. Fails loudly when pytest-benchmark changes."""
+    (tmp_path / "test_adapted.py").write_text(textwrap.dedent(ADAPTED))
+    storage = tmp_path / "storage"
+    # pytest-benchmark turns itself off in an xdist worker, which it tells by these.
+    outside_xdist = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_XDIST")}
+
+    def session(*options: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:xdist",
+             f"--benchmark-storage={storage}", *options, str(tmp_path / "test_adapted.py")],
+            capture_output=True, text=True, cwd=ROOT, timeout=120, env=outside_xdist,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        [line] = [line for line in done.stdout.splitlines() if line.startswith("ADAPTED ")]
+        return json.loads(line.removeprefix("ADAPTED "))
+
+    first = session("--benchmark-save=first")
+    assert (first["rounds"], first["min"], first["max"]) == (3, 0.125, 0.5)
+    assert first["saved"] == [] and first["compared"] == []
+    second = session("--benchmark-compare=0001")
+    assert len(second["saved"]) == 1 and second["compared"] == [None]  # the one test, unparametrized

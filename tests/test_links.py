@@ -24,7 +24,7 @@ from fileio import (
     VerificationError,
     verify,
 )
-from fileio.job import check_names
+from fileio.checks import check_names
 from fileio.probe import _Gates, _write_chunk
 
 WORKLOAD = PayloadWorkload(300)

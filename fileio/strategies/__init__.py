@@ -3,11 +3,10 @@ description (``fileio strategies`` lists them)."""
 
 from __future__ import annotations
 
-from fileio.job import Strategy
+from fileio import auto
 from fileio.strategies import (
     asyncio_aiofiles,
     asyncio_threads,
-    auto,
     dask_cluster,
     io_uring,
     pipeline,
@@ -17,6 +16,7 @@ from fileio.strategies import (
     sequential,
     threads,
 )
+from fileio.strategy import Strategy
 
 STRATEGIES: dict[str, Strategy] = {
     module.STRATEGY.name: module.STRATEGY

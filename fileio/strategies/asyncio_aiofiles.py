@@ -13,8 +13,10 @@ from contextlib import suppress
 from functools import partial
 
 from fileio.bounded import run_coroutines
+from fileio.errors import SaveError
 from fileio.guards import run_interruptible
-from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 from fileio.writer import MODE, open_in_place, replace_checked, temporary_name
 
 

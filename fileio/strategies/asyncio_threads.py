@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fileio.bounded import run_coroutines
 from fileio.guards import run_interruptible
-from fileio.job import Job, OnSaved, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 
 
 async def _save_all(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:

@@ -24,14 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.errors import SaveError
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
     from typing import Any
 
-    from distributed import Client
+    from distributed import Client, Future
 
 SCHEDULER_VARIABLE = "FILEIO_DASK_SCHEDULER"
 BATCHES_PER_WORKER = 4
@@ -171,43 +173,66 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
     passing each saved file to ``on_saved`` as its event or its batch's result arrives. On the first failure
     nothing more is submitted and running batches stop; once all have ended, SaveError names every failed
     id."""
-    import queue
-    import uuid
+    from fileio.bounded import run_bounded
 
-    from distributed import Future, KilledWorker
+    run = _Run(client, job, on_saved)
+    client.subscribe_topic(TOPIC, lambda event: run.inbox.put(event[1]))
+    try:
+        run_bounded(
+            run.submit, run.finished, batches, limit=IN_FLIGHT_PER_WORKER * workers, on_done=run.done,
+            stop=run.stop,
+        )  # fmt: skip
+    finally:
+        client.unsubscribe_topic(TOPIC)
 
-    from fileio.bounded import POLL_SECONDS, run_bounded
 
-    run = uuid.uuid4().hex
-    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # events' messages and finished futures
-    reported: set[int] = set()
+class _Run:
+    """One save's batches on the cluster: what :func:`fileio.bounded.run_bounded` calls, and the files
+    reported so far (a file is announced by its event and again in its batch's result)."""
 
-    def report(file_id: int, nbytes: int) -> None:
-        if file_id not in reported:  # a file is announced by its event and again in its batch's result
-            reported.add(file_id)
-            on_saved(file_id, nbytes)
+    def __init__(self, client: Client, job: Job, on_saved: OnSaved) -> None:
+        import queue
+        import uuid
 
-    def submit(batch: list[int]) -> Future:
-        future = client.submit(save_batch, job, run, batch, pure=False)
-        future.add_done_callback(inbox.put)
+        self.client, self.job, self.on_saved = client, job, on_saved
+        self.id = uuid.uuid4().hex
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # events' messages and finished futures
+        self.reported: set[int] = set()
+
+    def report(self, file_id: int, nbytes: int) -> None:
+        if file_id not in self.reported:
+            self.reported.add(file_id)
+            self.on_saved(file_id, nbytes)
+
+    def submit(self, batch: list[int]) -> Future:
+        future = self.client.submit(save_batch, self.job, self.id, batch, pure=False)
+        future.add_done_callback(self.inbox.put)
         return future
 
-    def finished(pending: object) -> list[Future]:
+    def finished(self, pending: object) -> list[Future]:
         """Report the workers' events as they arrive, until a batch finishes (that batch) or a poll ends."""
+        import queue
+
+        from distributed import Future
+
+        from fileio.bounded import POLL_SECONDS
+
         while True:
             try:
-                message = inbox.get(timeout=POLL_SECONDS)
+                message = self.inbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 return []
             if isinstance(message, Future):
                 return [message]
-            if message[0] == run:
-                report(message[1], message[2])
+            if message[0] == self.id:
+                self.report(message[1], message[2])
 
-    def done(batch: list[int], future: Future) -> None:
-        if future.status == "finished" and reported.issuperset(batch):
+    def done(self, batch: list[int], future: Future) -> None:
+        from distributed import KilledWorker
+
+        if future.status == "finished" and self.reported.issuperset(batch):
             return  # every file announced: its result would only repeat them (and cost a round trip)
-        unsaved = [file_id for file_id in batch if file_id not in reported]
+        unsaved = [file_id for file_id in batch if file_id not in self.reported]
         try:
             saved, error = future.result()
         except KilledWorker as lost:
@@ -215,18 +240,12 @@ def _run(client: Client, job: Job, batches: list[list[int]], workers: int, on_sa
         except Exception as broken:  # e.g. the task could not be sent to or run on a worker
             raise SaveError(unsaved, broken) from broken
         for file_id, nbytes in saved:
-            report(file_id, nbytes)
+            self.report(file_id, nbytes)
         if error is not None:
             raise error
 
-    def stop() -> None:
-        client.run(_stop, run, on_error="ignore")
-
-    client.subscribe_topic(TOPIC, lambda event: inbox.put(event[1]))
-    try:
-        run_bounded(submit, finished, batches, limit=IN_FLIGHT_PER_WORKER * workers, on_done=done, stop=stop)
-    finally:
-        client.unsubscribe_topic(TOPIC)
+    def stop(self) -> None:
+        self.client.run(_stop, self.id, on_error="ignore")
 
 
 def _save_on(address: str | None, job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:

@@ -20,7 +20,9 @@ from contextlib import suppress
 from functools import cache
 from types import SimpleNamespace
 
-from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.errors import SaveError
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 from fileio.writer import (
     CREATE_IN_PLACE,
     CREATE_NEW,

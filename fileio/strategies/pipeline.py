@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from fileio.job import Job, OnSaved, SaveError, Strategy
+from fileio.errors import SaveError
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

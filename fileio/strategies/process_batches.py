@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fileio.job import Job, OnSaved, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 from fileio.worker import save_each
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fileio.bounded import task_size
-from fileio.job import Job, OnSaved, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 from fileio.worker import save_each
 
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from functools import partial
 
 from fileio.bounded import run_tasks
-from fileio.job import Job, OnSaved, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 from fileio.worker import report_saved, stop_requested
 
 WRITER_THREADS = 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fileio.bounded import run_threads
-from fileio.job import Job, OnSaved, Strategy
+from fileio.job import Job, OnSaved
+from fileio.strategy import Strategy
 
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:

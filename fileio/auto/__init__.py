@@ -1,0 +1,18 @@
+"""``auto``: saves in the caller from the first file, timing it, and brings in helpers (threads, or worker
+processes it keeps between saves) where a policy on what they gave before says they would end the save
+sooner. :mod:`~fileio.auto.policy` decides, :mod:`~fileio.auto.driver` saves and measures,
+:mod:`~fileio.auto.figures` remembers, :mod:`~fileio.auto.kept` keeps the workers; ``docs/auto.md``."""
+
+from __future__ import annotations
+
+from fileio.auto.driver import save
+from fileio.strategy import Strategy
+
+STRATEGY = Strategy(
+    "auto",
+    "saves in the caller from the start, timing the files; helpers join where the rest warrants them",
+    save,
+    starts_processes=True,
+    takes_pool=True,
+    optional_processes=True,
+)

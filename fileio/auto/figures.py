@@ -1,0 +1,133 @@
+"""What ``auto`` has measured on this machine, by typed key, kept between runs in a text file per Python: how
+many times faster than the caller alone each kind of helper saved, and how long workers took to start."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import zlib
+from contextlib import suppress
+
+from fileio.cache import cache_directory
+from fileio.values import Value
+
+# Seconds to a first ready worker before one is measured here, by start kind (``fileio.start.start_kind``);
+# "import" is loading fileio.pools and multiprocessing, once per process (``python -m bench.starts``).
+FIRST_GUESS_START_S = {
+    "import": 0.02,
+    "fork": 0.005,
+    "forkserver-live": 0.03,
+    "forkserver": 0.15,
+    "spawn": 0.3,
+}
+
+
+class Key(Value):
+    """What a speed-up depends on: the filesystem, what the bytes cost to make against writing them (the
+    workload's kind), the files' size (within a factor of 4), the durability and the helpers."""
+
+    __slots__ = ("device", "workload", "size_class", "durability", "helpers")
+
+    def __init__(self, device: int, workload: str, size_class: int, durability: str, helpers: int) -> None:
+        self.device, self.workload, self.size_class = device, workload, size_class
+        self.durability, self.helpers = durability, helpers
+
+    @classmethod
+    def of(cls, directory: str, workload: object, nbytes: int, durability: str, helpers: int) -> Key:
+        size_class = int(nbytes).bit_length() // 2
+        return cls(os.stat(directory).st_dev, type(workload).__qualname__, size_class, durability, helpers)
+
+
+class Figures:
+    """What the last ``memory`` saves of each :class:`Key` chose and measured (``"alone"`` at a gain of 1
+    where they chose no helpers), and the last ``memory`` start-ups of each kind; read from ``path`` once,
+    written back by :meth:`write` (at the process's exit for :func:`store`'s)."""
+
+    def __init__(self, path: str | None, memory: int) -> None:
+        self.path, self.memory = path, memory
+        self.saves: dict[Key, list[tuple[str, float]]] = {}
+        self.starts: dict[str, list[float]] = {}
+        self.changed = False
+        with suppress(OSError, ValueError, TypeError), open(path or "") as file:
+            for line in file:
+                kind, *fields = line.rstrip("\n").split("\t")
+                if kind == "gain":
+                    key = Key(int(fields[0]), fields[1], int(fields[2]), fields[3], int(fields[4]))
+                    pairs = (field.split(":") for field in fields[5:])
+                    self.saves[key] = [(option, float(gain)) for option, gain in pairs]
+                elif kind == "start":
+                    self.starts[fields[0]] = [float(value) for value in fields[1:]]
+
+    def gains(self, key: Key) -> dict[str, list[float]]:
+        """The figures of each kind of helper over the last saves of ``key``, oldest first."""
+        gains: dict[str, list[float]] = {}
+        for kind, gain in self.saves.get(key, []):
+            gains.setdefault(kind, []).append(gain)
+        return gains
+
+    def add_save(self, key: Key, kind: str, gain: float) -> None:
+        self.saves[key] = [*self.saves.get(key, []), (kind, gain)][-self.memory :]
+        self.changed = True
+
+    def add_start(self, kind: str, seconds: float) -> None:
+        self.starts[kind] = [*self.starts.get(kind, []), seconds][-self.memory :]
+        self.changed = True
+
+    def start_s(self, kind: str) -> float:
+        """Seconds a new pool of ``kind`` takes to get a worker ready: the median measured, else a guess."""
+        measured = sorted(self.starts.get(kind, []))
+        return measured[len(measured) // 2] if measured else FIRST_GUESS_START_S[kind]
+
+    def write(self) -> None:
+        """Write the figures to ``path`` (whole, by a rename) if any changed; a failure loses them quietly."""
+        if not (self.changed and self.path):
+            return
+        self.changed = False
+        lines = [f"start\t{kind}\t{_values(values)}\n" for kind, values in self.starts.items()]
+        for key, saves in self.saves.items():
+            fields = (key.device, key.workload, key.size_class, key.durability, key.helpers)
+            lines.append(f"gain\t{_values(fields)}\t{_values(f'{kind}:{gain}' for kind, gain in saves)}\n")
+        with suppress(OSError):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            temporary = f"{self.path}.{os.getpid()}"
+            with open(temporary, "w") as file:
+                file.writelines(lines)
+            os.replace(temporary, self.path)
+
+    def forget(self) -> None:
+        """Start again from no figures, here and on disk."""
+        self.saves.clear()
+        self.starts.clear()
+        self.changed = False
+        with suppress(OSError):
+            os.remove(self.path or "")
+
+
+def _values(values: object) -> str:
+    return "\t".join(map(str, values))  # type: ignore[call-overload]
+
+
+def path() -> str:
+    """This Python's figures file in fileio's cache directory."""
+    key = f"{sys.executable}|{sys.version}".encode()
+    return os.path.join(cache_directory(), f"auto-{zlib.crc32(key):08x}.txt")
+
+
+_store: Figures | None = None
+
+
+def store(memory: int) -> Figures:
+    """This process's figures, read at first use and written at its exit."""
+    global _store
+    if _store is None:
+        _store = Figures(path(), memory)
+        atexit.register(_store.write)
+    return _store
+
+
+def forget_measurements() -> None:
+    """Start again from no figures, in this process and in the cache: for a benchmark that compares two
+    versions of fileio, which must not decide from what each happened to learn before."""
+    figures = Figures(path(), 1) if _store is None else _store
+    figures.forget()

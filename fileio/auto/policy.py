@@ -1,0 +1,115 @@
+"""``auto``'s policy, pure: given what helpers gave before and this save's pace, which helpers to bring in.
+
+Each kind of helper has a speed-up over the caller alone, estimated in logs: the mean of its figures from
+the last ``memory`` saves of such files and a first guess worth ``prior_weight`` figures. Its uncertainty
+shrinks with the figures, as ``spread / sqrt(prior_weight + figures)``. A save draws one speed-up per option
+from that estimate (Thompson sampling, the one exploration rule) and takes the option that would end the save
+soonest, start-up included, or the caller alone. An option close to the best is so tried now and then; one
+far behind is tried again once its figures have aged out of the last ``memory`` saves (a machine changes).
+``docs/auto.md`` gives the measurements behind the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from fileio.values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+
+
+def _freeze(value: Value, fields: dict[str, object]) -> None:
+    """Set ``value``'s fields, its ``__slots__``, from an ``__init__``'s ``locals()``."""
+    names: tuple[str, ...] = value.__slots__
+    for name in names:
+        object.__setattr__(value, name, fields[name])
+
+
+class _Frozen(Value):
+    """A value whose fields cannot change once made."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+
+class Tunables(_Frozen):
+    """Every setting of ``auto``, frozen (:mod:`fileio.values`: ``dataclasses`` would cost ``import fileio``
+    milliseconds)."""
+
+    __slots__ = ("look_s", "prior_weight", "spread", "memory", "watch_s", "keep_idle_s")
+    look_s: float
+    prior_weight: float
+    spread: float
+    memory: int
+    watch_s: float
+    keep_idle_s: float
+
+    def __init__(
+        self,
+        look_s: float = 0.001,  # the caller saves alone this long to time its pace before choosing, and after
+        prior_weight: float = 0.5,  # how many measured figures a first guess is worth
+        spread: float = 0.15,  # one figure's spread in log speed-up: how widely options are tried
+        memory: int = 24,  # saves of such files whose figures count; an option untried longer: its guess
+        watch_s: float = 0.01,  # helpers behind the caller alone after this long are stopped
+        keep_idle_s: float = 300.0,  # kept worker processes exit after this long without a save; 0 keeps none
+    ) -> None:
+        _freeze(self, locals())
+
+
+class Option(_Frozen):
+    """A way to bring in help: its kind, its speed-up before any is measured, and its start-up: seconds the
+    caller waits through (``wait_s``) and seconds it saves on meanwhile (``ready_s``)."""
+
+    __slots__ = ("kind", "first_guess", "wait_s", "ready_s")
+    kind: str
+    first_guess: float
+    wait_s: float
+    ready_s: float
+
+    def __init__(self, kind: str, first_guess: float, wait_s: float = 0.0, ready_s: float = 0.0) -> None:
+        _freeze(self, locals())
+
+    def seconds(self, gain: float, alone_s: float) -> float:
+        """Seconds the rest of a save would take with these helpers, at ``gain``, where alone takes
+        ``alone_s``."""
+        return self.wait_s + self.ready_s + max(0.0, alone_s - self.ready_s) / gain
+
+
+def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -> tuple[float, float]:
+    """The log speed-up's mean and standard deviation, from the figures and the guess."""
+    logs = [math.log(max(figure, 1e-3)) for figure in figures]
+    weight = tunables.prior_weight + len(logs)
+    mean = (tunables.prior_weight * math.log(first_guess) + sum(logs)) / weight
+    return mean, tunables.spread / math.sqrt(weight)
+
+
+def choose(
+    options: Sequence[Option],
+    figures: Mapping[str, Sequence[float]],
+    seconds_per_file: float,
+    files: int,
+    tunables: Tunables,
+    rng: random.Random,
+) -> Option | None:
+    """The option whose drawn speed-up would save ``files`` files soonest, or None for the caller alone."""
+    alone_s = seconds_per_file * files
+    best: Option | None = None
+    best_s = alone_s
+    for option in options:
+        mean, deviation = estimate(figures.get(option.kind, ()), option.first_guess, tunables)
+        seconds = option.seconds(math.exp(rng.gauss(mean, deviation)), alone_s)
+        if seconds < best_s:
+            best, best_s = option, seconds
+    return best
+
+
+def threads_first_guess(write_share: float, threads: int, gil: bool) -> float:
+    """Threads' speed-up before one is measured: the writes in parallel (the kernel's part of a write runs
+    without the GIL), the making of the bytes one at a time (Amdahl's law) where a GIL holds it."""
+    serial = 1 - write_share if gil else 0.0
+    return 1 / (serial + (1 - serial) / threads)
