@@ -17,7 +17,6 @@ from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, verify
 from fileio.auto import driver
 from fileio.auto.driver import Watch, _look, _options, helper_count
 from fileio.auto.figures import FIRST_GUESS_START_S, Figures, Key
-from fileio.auto.policy import Tunables
 from fileio.job import Job
 from fileio.writer import owner_token
 
@@ -38,13 +37,13 @@ def test_figures_keep_the_last_saves_of_a_key_and_survive_a_new_process(tmp_path
     """The store keeps what the last ``memory`` saves of each key chose and measured, and start-ups by kind;
     written, it reads back the same in a new store; forgotten, it is gone from disk too."""
     path = str(tmp_path / "figures.txt")
-    key, other = Key(1, "PayloadWorkload", 6, "none", 2), Key(1, "CsvWorkload", 3, "atomic", 2)
+    key, other = Key(1, "PayloadWorkload", 6, 5, "none", 2), Key(1, "CsvWorkload", 3, 4, "atomic", 2)
     figures = Figures(path, memory=3)
-    for kind, gain in [("threads", 0.5), ("alone", 1.0), ("processes", 1.8), ("threads", 1.2)]:
+    for kind, gain in [("threads", 0.5), ("alone", 1.0), ("running processes", 1.8), ("threads", 1.2)]:
         figures.add_save(key, kind, gain)
     figures.add_save(other, "processes", 1.9)
     figures.add_start("fork", 0.004)
-    assert figures.gains(key) == {"alone": [1.0], "processes": [1.8], "threads": [1.2]}  # 0.5 aged out
+    assert figures.gains(key) == {"alone": [1.0], "running processes": [1.8], "threads": [1.2]}  # 0.5 went
     assert figures.start_s("fork") == 0.004 and figures.start_s("spawn") == FIRST_GUESS_START_S["spawn"]
     figures.write()
     again = Figures(path, memory=3)
@@ -53,18 +52,13 @@ def test_figures_keep_the_last_saves_of_a_key_and_survive_a_new_process(tmp_path
     assert not os.path.exists(path) and Figures(path, memory=3).saves == {}
 
 
-def test_the_look_saves_alone_for_look_s_and_at_least_two_files(tmp_path: Path) -> None:
-    """The caller's pace comes from the files it saved in ``look_s``, not from the first few alone (small
-    files' first ones pay first touches)."""
+def test_the_first_two_files_give_the_share_of_writing_and_the_size(tmp_path: Path) -> None:
+    """Timed in two parts: making the bytes (none to speak of, a payload's) and writing them (most of it)."""
     times: list[float] = []
     with Job(str(tmp_path), PayloadWorkload(64), "none", owner_token()).opened() as job:
-        write_share, nbytes = _look(job, list(range(100_000)), lambda *_: None, times, 0.002)
-        assert sum(times) >= 0.002 and nbytes == 64 and 0 < write_share < 1
-        assert len(times) == 2 or sum(times[:-1]) < 0.002  # not a file more than it needed
-        looked, times = len(times), []
-        _look(job, [1, 2, 3], lambda *_: None, times, 10.0)
-        assert len(times) == 3
-    verify(tmp_path, range(max(looked, 4)), PayloadWorkload(64))
+        write_share, nbytes = _look(job, [0, 1], lambda *_: None, times)
+    assert len(times) == 2 and nbytes == 64 and 0.3 < write_share < 1
+    verify(tmp_path, range(2), PayloadWorkload(64))
 
 
 @pytest.mark.parametrize(
@@ -96,21 +90,26 @@ def test_the_watch_stops_helpers_behind_the_caller_alone_once_watch_s_has_passed
     assert stopped_at == stopped_at_ms
 
 
-def test_a_fork_is_start_up_the_caller_waits_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where the caller would fork the workers, their whole start-up is weighed as time it waits (it saves
-    nothing meanwhile); kept workers that run start at once."""
+def test_new_workers_are_guessed_at_what_starting_them_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before a save of such files measured them, new worker processes are guessed to save as many times as
+    fast as there are of them, less what starting them cost the last saves against the caller's time alone;
+    those of a running pool start at once."""
     monkeypatch.setenv("FILEIO_START_METHOD", "fork")
+    monkeypatch.setattr(driver, "store", lambda memory: figures)
     figures = Figures(None, memory=4)
-    figures.add_start("fork", 0.004)
+    figures.add_start("fork", 0.01)
+    figures.add_start("import", 0.01)
     job = Job(str(tmp_path), PayloadWorkload(64), "none", owner_token())
-    [threads, processes] = _options(job, 2, 0.5, figures, Tunables())
-    loading_s = 0.0 if "fileio.pools" in sys.modules else FIRST_GUESS_START_S["import"]
-    assert (processes.wait_s, processes.ready_s) == pytest.approx((loading_s + 0.004, 0.0))
+    [threads, processes] = _options(job, 2, 0.5, alone_s=0.02)
+    start_s = 0.01 + (0.0 if "fileio.pools" in sys.modules else 0.01)
+    assert processes.kind == "processes" and processes.first_guess == pytest.approx(0.02 / (start_s + 0.01))
     assert threads.first_guess == pytest.approx(4 / 3)  # writes half the time, in parallel
     with WarmPool(workers=2) as pool:
         running = Job(str(tmp_path), PayloadWorkload(64), "none", owner_token(), pool=pool)
-        [_, processes] = _options(running, 2, 0.5, figures, Tunables())
-        assert (processes.wait_s, processes.ready_s) == (0.0, 0.0)
+        [_, processes] = _options(running, 2, 0.5, alone_s=0.02)
+        assert (processes.kind, processes.first_guess) == ("running processes", 2.0)
 
 
 SCRIPT = """
@@ -299,7 +298,8 @@ WATCH_SCRIPT = """
         directory, kind, files = sys.argv[1], sys.argv[2], int(sys.argv[4])
         caller, by_caller = os.getpid(), []
         workload = Timed(4096)
-        key, figures = Key.of(directory, workload, 4096, "none", 2), store(driver.TUNABLES.memory)
+        key = Key.of(directory, workload, 4096, files - 2, "none", 2)  # after the first two files
+        figures = store(driver.TUNABLES.memory)
         other = "processes" if kind == "threads" else "threads"
         for _ in range(12):  # earlier saves "knew" these helpers to pay here, the others not to
             figures.add_save(key, kind, 3.0)
@@ -363,9 +363,10 @@ KEPT_SCRIPT = """
         directory, step = sys.argv[1], sys.argv[2]
         driver.TUNABLES = Tunables(keep_idle_s=float(sys.argv[3]))
         workload = CsvWorkload(n_lines=500)
-        key, figures = Key.of(directory, workload, 30000, "none", 2), store(24)
-        for _ in range(12):  # processes known to pay, threads to lose: processes every save
+        key, figures = Key.of(directory, workload, 30000, 198, "none", 2), store(24)
+        for _ in range(8):  # processes known to pay, threads to lose: processes every save
             figures.add_save(key, "processes", 1.9)
+            figures.add_save(key, "running processes", 1.9)
             figures.add_save(key, "threads", 0.8)
         def save(first):
             STRATEGIES["auto"](directory, range(first, first + 200), workers=2, workload=workload)

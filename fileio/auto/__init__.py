@@ -5,13 +5,23 @@ sooner. :mod:`~fileio.auto.policy` decides, :mod:`~fileio.auto.driver` saves and
 
 from __future__ import annotations
 
-from fileio.auto.driver import save
 from fileio.strategy import Strategy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from fileio.job import Job, OnSaved
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
+    from fileio.auto.driver import save  # at auto's first save: ``import fileio`` does not pay for it
+
+    save(job, ids, workers, on_saved)
+
 
 STRATEGY = Strategy(
     "auto",
     "saves in the caller from the start, timing the files; helpers join where the rest warrants them",
-    save,
+    _save,
     starts_processes=True,
     takes_pool=True,
     optional_processes=True,

@@ -25,18 +25,28 @@ FIRST_GUESS_START_S = {
 
 class Key(Value):
     """What a speed-up depends on: the filesystem, what the bytes cost to make against writing them (the
-    workload's kind), the files' size (within a factor of 4), the durability and the helpers."""
+    workload's kind), the files' size and their number (each within a factor of 4: a start-up is paid once
+    for them all), the durability and the helpers."""
 
-    __slots__ = ("device", "workload", "size_class", "durability", "helpers")
+    __slots__ = ("device", "workload", "size_class", "count_class", "durability", "helpers")
 
-    def __init__(self, device: int, workload: str, size_class: int, durability: str, helpers: int) -> None:
-        self.device, self.workload, self.size_class = device, workload, size_class
+    def __init__(
+        self, device: int, workload: str, size_class: int, count_class: int, durability: str, helpers: int
+    ) -> None:
+        self.device, self.workload, self.size_class, self.count_class = (
+            device,
+            workload,
+            size_class,
+            count_class,
+        )
         self.durability, self.helpers = durability, helpers
 
     @classmethod
-    def of(cls, directory: str, workload: object, nbytes: int, durability: str, helpers: int) -> Key:
-        size_class = int(nbytes).bit_length() // 2
-        return cls(os.stat(directory).st_dev, type(workload).__qualname__, size_class, durability, helpers)
+    def of(
+        cls, directory: str, workload: object, nbytes: int, files: int, durability: str, helpers: int
+    ) -> Key:
+        device, kind = os.stat(directory).st_dev, type(workload).__qualname__
+        return cls(device, kind, nbytes.bit_length() // 2, files.bit_length() // 2, durability, helpers)
 
 
 class Figures:
@@ -53,8 +63,10 @@ class Figures:
             for line in file:
                 kind, *fields = line.rstrip("\n").split("\t")
                 if kind == "gain":
-                    key = Key(int(fields[0]), fields[1], int(fields[2]), fields[3], int(fields[4]))
-                    pairs = (field.split(":") for field in fields[5:])
+                    key = Key(
+                        int(fields[0]), fields[1], int(fields[2]), int(fields[3]), fields[4], int(fields[5])
+                    )
+                    pairs = (field.rsplit(":", 1) for field in fields[6:])
                     self.saves[key] = [(option, float(gain)) for option, gain in pairs]
                 elif kind == "start":
                     self.starts[fields[0]] = [float(value) for value in fields[1:]]
@@ -86,7 +98,7 @@ class Figures:
         self.changed = False
         lines = [f"start\t{kind}\t{_values(values)}\n" for kind, values in self.starts.items()]
         for key, saves in self.saves.items():
-            fields = (key.device, key.workload, key.size_class, key.durability, key.helpers)
+            fields = (key.device, key.workload, key.size_class, key.count_class, key.durability, key.helpers)
             lines.append(f"gain\t{_values(fields)}\t{_values(f'{kind}:{gain}' for kind, gain in saves)}\n")
         with suppress(OSError):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)

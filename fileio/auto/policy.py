@@ -1,12 +1,12 @@
-"""``auto``'s policy, pure: given what helpers gave before and this save's pace, which helpers to bring in.
+"""``auto``'s policy, pure: given what each option gave the last saves of such files, which to take.
 
-Each kind of helper has a speed-up over the caller alone, estimated in logs: the mean of its figures from
-the last ``memory`` saves of such files and a first guess worth ``prior_weight`` figures. Its uncertainty
-shrinks with the figures, as ``spread / sqrt(prior_weight + figures)``. A save draws one speed-up per option
-from that estimate (Thompson sampling, the one exploration rule) and takes the option that would end the save
-soonest, start-up included, or the caller alone. An option close to the best is so tried now and then; one
-far behind is tried again once its figures have aged out of the last ``memory`` saves (a machine changes).
-``docs/auto.md`` gives the measurements behind the defaults.
+An option's speed-up is over the caller alone, for the whole rest of a save, start-up included. It is
+estimated in logs: the mean of its figures from the last ``memory`` saves of such files and a first guess
+worth ``prior_weight`` figures, with an uncertainty that shrinks as ``spread / sqrt(prior_weight +
+figures)``. A save draws one speed-up per option from that estimate (Thompson sampling, the one exploration
+rule) and takes the highest, where it is above 1; else the caller saves alone. An option close to the best
+is so tried now and then; one far behind, once its figures have aged out of the last ``memory`` saves (a
+machine changes). ``docs/auto.md`` gives the measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class Tunables(_Frozen):
     """Every setting of ``auto``, frozen (:mod:`fileio.values`: ``dataclasses`` would cost ``import fileio``
     milliseconds)."""
 
-    __slots__ = ("look_s", "prior_weight", "spread", "memory", "watch_s", "keep_idle_s")
-    look_s: float
+    __slots__ = ("check_s", "prior_weight", "spread", "memory", "watch_s", "keep_idle_s")
+    check_s: float
     prior_weight: float
     spread: float
     memory: int
@@ -51,7 +51,7 @@ class Tunables(_Frozen):
 
     def __init__(
         self,
-        look_s: float = 0.001,  # the caller saves alone this long to time its pace before choosing, and after
+        check_s: float = 0.001,  # after helpers the caller saves alone this long (<= 1/16 of it): its pace
         prior_weight: float = 0.5,  # how many measured figures a first guess is worth
         spread: float = 0.15,  # one figure's spread in log speed-up: how widely options are tried
         memory: int = 24,  # saves of such files whose figures count; an option untried longer: its guess
@@ -62,22 +62,14 @@ class Tunables(_Frozen):
 
 
 class Option(_Frozen):
-    """A way to bring in help: its kind, its speed-up before any is measured, and its start-up: seconds the
-    caller waits through (``wait_s``) and seconds it saves on meanwhile (``ready_s``)."""
+    """A way to bring in help, and its speed-up before any is measured."""
 
-    __slots__ = ("kind", "first_guess", "wait_s", "ready_s")
+    __slots__ = ("kind", "first_guess")
     kind: str
     first_guess: float
-    wait_s: float
-    ready_s: float
 
-    def __init__(self, kind: str, first_guess: float, wait_s: float = 0.0, ready_s: float = 0.0) -> None:
+    def __init__(self, kind: str, first_guess: float) -> None:
         _freeze(self, locals())
-
-    def seconds(self, gain: float, alone_s: float) -> float:
-        """Seconds the rest of a save would take with these helpers, at ``gain``, where alone takes
-        ``alone_s``."""
-        return self.wait_s + self.ready_s + max(0.0, alone_s - self.ready_s) / gain
 
 
 def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -> tuple[float, float]:
@@ -89,23 +81,16 @@ def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -
 
 
 def choose(
-    options: Sequence[Option],
-    figures: Mapping[str, Sequence[float]],
-    seconds_per_file: float,
-    files: int,
-    tunables: Tunables,
-    rng: random.Random,
+    options: Sequence[Option], figures: Mapping[str, Sequence[float]], tunables: Tunables, rng: random.Random
 ) -> Option | None:
-    """The option whose drawn speed-up would save ``files`` files soonest, or None for the caller alone."""
-    alone_s = seconds_per_file * files
-    best: Option | None = None
-    best_s = alone_s
+    """The option whose drawn speed-up is highest, where it is above 1; else None, the caller alone."""
+    chosen, highest = None, 1.0
     for option in options:
         mean, deviation = estimate(figures.get(option.kind, ()), option.first_guess, tunables)
-        seconds = option.seconds(math.exp(rng.gauss(mean, deviation)), alone_s)
-        if seconds < best_s:
-            best, best_s = option, seconds
-    return best
+        drawn = math.exp(rng.gauss(mean, deviation))
+        if drawn > highest:
+            chosen, highest = option, drawn
+    return chosen
 
 
 def threads_first_guess(write_share: float, threads: int, gil: bool) -> float:
