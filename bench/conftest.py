@@ -21,7 +21,7 @@ import pytest
 from pytest_benchmark.utils import get_tag
 
 import fileio
-from bench import REQUIRED_API, has_api, pythons
+from bench import REQUIRED_API, pythons
 from bench.adapter import compared_run
 from bench.gate_plugin import GatePlugin
 from bench.matrix import CPUS, DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
@@ -277,10 +277,9 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
             },
         }
     if config.getoption("fileio_plot"):
-        if has_api(2):
-            config.stash[PLOTTED] = fileio.plot_run(output_json, config.getoption("fileio_plot"))
-        else:
-            config.stash[PLOTTED] = f"no plot: the fileio measured has API {fileio.API_VERSION}, plot needs 2"
+        from fileio.plot import plot_run
+
+        config.stash[PLOTTED] = plot_run(output_json, config.getoption("fileio_plot"))
 
 
 def side_run(output_json: dict[str, Any], measured_jobs: Measurements, side: Side) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import time
 
 import fileio
 from bench.stats import typical_ratio
+from fileio.workloads import format_size, parse_size
 
 
 def raw(directory: str, ids: list[int], workload: fileio.PayloadWorkload, processes: int = 2) -> None:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("directory")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--files", type=int, default=4000)
-    parser.add_argument("--size", type=fileio.parse_size, default=4096)
+    parser.add_argument("--size", type=parse_size, default=4096)
     args = parser.parse_args(argv)
     ids, workload = list(range(args.files)), fileio.PayloadWorkload(args.size)
     pool = fileio.WarmPool(2)
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
                 times[name].append(time.perf_counter() - start)
                 shutil.rmtree(target)
     pool.close()
-    print(f"{args.files} files of {fileio.format_size(args.size)}, {args.rounds} rounds, {args.directory}")
+    print(f"{args.files} files of {format_size(args.size)}, {args.rounds} rounds, {args.directory}")
     for name, seconds in times.items():
         ratio = float(typical_ratio(times["auto"], seconds))
         median_ms = statistics.median(seconds) * 1000

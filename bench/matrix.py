@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import fileio
-from bench import has_api
-from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, Workload, format_size, parse_size
+from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, Workload
+from fileio.workloads import format_size, parse_size
 
 CPUS = os.cpu_count() or 1
 CSV = "csv"
@@ -122,7 +122,7 @@ class Case:
         }
 
 
-BENCH_STRATEGIES = (*STRATEGIES, WARM) if has_api(3) else tuple(STRATEGIES)
+BENCH_STRATEGIES = (*STRATEGIES, WARM)
 
 
 @dataclass(frozen=True)
@@ -242,8 +242,6 @@ def _one_of(choices: Iterable[str]) -> Callable[[str], str]:
 
 
 def _workload(text: str) -> str:
-    if not has_api(2):
-        raise ValueError(f"needs fileio API 2; the fileio measured has API {fileio.API_VERSION}")
     fileio.load_workload(text)  # here, to name a bad one at once
     return text
 

@@ -69,7 +69,6 @@ class Runner:
             "api": getattr(fileio, "API_VERSION", 0),
             "source": os.path.dirname(fileio.__file__),
             "can_run": can_run,
-            "can_forget": hasattr(fileio, "forget_measurements"),  # API 6 on
             "python": {
                 "executable": sys.executable,
                 "version": platform.python_version(),
@@ -82,8 +81,9 @@ class Runner:
     def save(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("forget"):
             import fileio
+            from fileio.auto.figures import forget_measurements
 
-            fileio.forget_measurements()
+            forget_measurements()
         ids, directory, durability = range(request["files"]), request["directory"], request["durability"]
         strategy, workers, spec = request["strategy"], request["workers"], request["job"]
         if strategy == "control":
@@ -107,10 +107,11 @@ class Runner:
         return {"seconds": perf_counter() - start, "files": report.files, "bytes": report.bytes}
 
     def ceiling(self, request: dict[str, Any]) -> dict[str, Any]:
-        import fileio
 
         concurrencies = request["concurrencies"]
-        measured = fileio.measure_ceiling(
+        from fileio.probe import measure_ceiling
+
+        measured = measure_ceiling(
             request["directory"], workload(request["job"]), request["files"], request["durability"],
             concurrencies, repeats=1,
         )  # fmt: skip

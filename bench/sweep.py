@@ -155,9 +155,7 @@ def measure_job(
     of ``budget_s`` per side."""
     gated = gate is not None and len(sides) == 2
     rule: StopRule = Gated(gate, sides) if gate is not None and gated else Precise(references, sides, cases)
-    sweeper = Sweeper(
-        cases, sides, root, verify_round, forget=gated and all(s.about.get("can_forget") for s in sides)
-    )
+    sweeper = Sweeper(cases, sides, root, verify_round, forget=gated)
     budget = budget_s * len(sides) if gate is not None else budget_s
     return sweeper.measure(min_sweeps, max_sweeps, budget, with_ceiling, rule)
 

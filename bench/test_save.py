@@ -15,7 +15,8 @@ from bench.control import ControlWorkload
 from bench.matrix import Case, Settings
 from bench.sweep import JobMeasurement, Side, measure_job
 from bench.tables import Result
-from fileio import Workload, expected_digests, verify
+from fileio import Workload, verify
+from fileio.verify import expected_digests
 
 _EXPECTED: dict[tuple[Workload | ControlWorkload, int], dict[str, dict[int, bytes]]] = {}
 KEPT_BYTES = 1 << 30  # a job's expected bytes up to this are kept and compared directly (5x faster)
@@ -79,7 +80,7 @@ class Measurements:
                 min_sweeps=settings.rounds if self.timed else 1,
                 max_sweeps=settings.max_rounds if self.timed else 1,
                 budget_s=settings.budget_s, verify_round=verify_round,
-                with_ceiling=self.timed and self.sides[0].about["api"] >= 2, references=references,
+                with_ceiling=self.timed, references=references,
                 gate=settings.gate,
             )  # fmt: skip
         return self.jobs[name]

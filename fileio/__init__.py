@@ -1,8 +1,9 @@
 """fileio: the fastest safe way to save thousands of files from Python, measured.
 
 Every strategy in :data:`STRATEGIES` is a :class:`Strategy`, called with one signature that
-``help(fileio.Strategy.__call__)`` documents. ``__all__`` is the public API: the benchmark suite in ``bench/``
-uses nothing else, so that it can measure older commits too; :data:`API_VERSION` tells it which names exist.
+``help(fileio.Strategy.__call__)`` documents. ``__all__`` is what a user calls; measuring, plotting and
+verifying by digest live in their modules (:mod:`fileio.probe`, :mod:`fileio.plot`, :mod:`fileio.verify`).
+:data:`API_VERSION` says what a fileio offers the benchmark suite, which measures older commits too.
 """
 
 from __future__ import annotations
@@ -12,50 +13,21 @@ from fileio.report import SaveReport
 from fileio.saver import WarmPool
 from fileio.strategies import STRATEGIES, get_strategy
 from fileio.strategy import Strategy
-from fileio.workloads import (
-    CsvWorkload,
-    PayloadWorkload,
-    ShardedWorkload,
-    format_size,
-    load_workload,
-    parse_size,
-)
+from fileio.workloads import CsvWorkload, PayloadWorkload, ShardedWorkload, load_workload
 from fileio.writer import DURABILITIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from fileio.plot import plot_run
-    from fileio.probe import (
-        Ceiling,
-        fio_files_per_s,
-        generation_seconds,
-        measure_ceiling,
-        probe_report,
-        raw_write_seconds,
-    )
-    from fileio.verify import VerificationError, expected_digests, verify
+    from fileio.verify import VerificationError, verify
     from fileio.workload_protocol import Workload
 
-# Loaded when first used, so that `import fileio` costs a script little: measuring, plotting, verifying, and
-# the Workload protocol (typing).
+# Loaded when first used, so that `import fileio` costs a script little: verifying, and the Workload
+# protocol (typing).
 _LAZY = {
-    "plot_run": "fileio.plot",
-    **dict.fromkeys(
-        [
-            "Ceiling",
-            "fio_files_per_s",
-            "generation_seconds",
-            "measure_ceiling",
-            "probe_report",
-            "raw_write_seconds",
-        ],
-        "fileio.probe",
-    ),
-    **dict.fromkeys(["VerificationError", "expected_digests", "verify"], "fileio.verify"),
+    **dict.fromkeys(["VerificationError", "verify"], "fileio.verify"),
     "Workload": "fileio.workload_protocol",
-    "forget_measurements": "fileio.auto.figures",
 }
 
 
@@ -71,17 +43,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fileio' has no attribute {name!r}")
 
 
-# Raised whenever a name is added to __all__ or changes meaning; a benchmark suite that needs version N
-# cannot measure a commit whose fileio is older, and says so instead of failing.
-# 2 adds the probe (the machine's ceiling), plot_run and load_workload, which bench uses only where they are;
-# 3 adds WarmPool and ShardedWorkload; 4 adds StrategyUnavailable; 5 adds ``pool=`` to every strategy's
-# call, for those whose ``takes_pool`` is true; 6 adds forget_measurements.
-API_VERSION = 6
+# What this fileio offers, raised whenever a public name (``__all__``), or one the benchmark suite takes from
+# fileio.probe, fileio.plot, fileio.verify, fileio.workloads or fileio.auto.figures, is added or changes
+# meaning: a benchmark suite that needs version N cannot measure an older fileio, and
+# says so instead of failing. 2 adds the probe, plot_run and load_workload; 3 WarmPool and ShardedWorkload;
+# 4 StrategyUnavailable; 5 ``pool=``; 6 forget_measurements; 7 moves what measures, plots and verifies out of
+# ``__all__`` into its module, and forget_measurements into fileio.auto.figures.
+API_VERSION = 7
 
 __all__ = [
-    "API_VERSION",
     "DURABILITIES",
-    "Ceiling",
     "STRATEGIES",
     "CsvWorkload",
     "PayloadWorkload",
@@ -93,17 +64,7 @@ __all__ = [
     "VerificationError",
     "WarmPool",
     "Workload",
-    "expected_digests",
-    "fio_files_per_s",
-    "format_size",
-    "generation_seconds",
     "get_strategy",
     "load_workload",
-    "measure_ceiling",
-    "parse_size",
-    "plot_run",
-    "probe_report",
-    "raw_write_seconds",
-    "forget_measurements",
     "verify",
 ]

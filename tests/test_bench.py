@@ -21,6 +21,7 @@ import pytest
 import fileio
 from bench import REQUIRED_API
 from bench.matrix import PROFILES
+from fileio.verify import expected_digests
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "4KiB-none"
@@ -386,23 +387,6 @@ def test_an_older_fileio_is_refused_with_one_line(tmp_path: Path) -> None:
     assert "has API 0" in done.stderr
 
 
-def test_a_fileio_without_the_probe_is_measured_without_ceilings(tmp_path: Path) -> None:
-    """fileio API 1 has no probe: the suite still measures it, with no ceiling and no efficiency anywhere."""
-    env = in_every_interpreter(tmp_path / "site", "import fileio\nfileio.API_VERSION = 1\n")
-    storage = tmp_path / "history"
-    done = run_bench(*TINY, "--fileio-rounds", "2", storage=storage, **env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"fileio {JOB}: 4 files, 0.0 MB a round; 2 sweeps" in done.stdout
-    heading = next(line for line in done.stdout.splitlines() if line.startswith("strategy "))
-    assert "peak MB" in heading and "efficiency" not in heading and "ceiling" not in done.stdout
-    data = saved_run(storage)
-    assert data["fileio"]["api"] == 1 and len(data["benchmarks"]) == len(TINY_CASES)
-    assert not any(
-        {"ceiling_rounds", "efficiency"} & set(bench["extra_info"]) for bench in data["benchmarks"]
-    )
-    assert all(verdict["efficiency"] is None for verdict in data["fileio"]["verdict"])
-
-
 # Measured here (4 MiB files, PSS): each worker process holds about 16.5 MB of its own beyond the data, the
 # interpreter pages it copies from the fork server as it runs; with that, every case of the classic strategies
 # stayed within (2 x workers + 2) files. The bound allows 20 MB a worker process and 8 MB for run-to-run
@@ -526,7 +510,7 @@ def test_a_round_is_verified_against_kept_bytes_or_digests(monkeypatch: pytest.M
     monkeypatch.setattr(test_save, "_EXPECTED", {})
     monkeypatch.setattr(test_save, "KEPT_BYTES", 4 * 64)
     assert test_save.expected(workload, 4) == {"contents": {i: workload.data(i) for i in range(4)}}
-    assert test_save.expected(workload, 5) == {"digests": fileio.expected_digests(range(5), workload)}
+    assert test_save.expected(workload, 5) == {"digests": expected_digests(range(5), workload)}
 
 
 def test_a_side_runs_compiled_bytecode_kept_in_its_cache(
@@ -562,7 +546,6 @@ def test_a_gated_round_forgets_what_earlier_saves_taught(
 
     side = Side("current", ROOT, tmp_path / "cache")
     try:
-        assert side.about["can_forget"]
         monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
         learned = Path(figures.path())  # where the side's runner keeps its figures
         learned.write_text("start\tfork\t0.003\n")

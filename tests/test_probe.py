@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from fileio import DURABILITIES, Ceiling, CsvWorkload, PayloadWorkload, probe
-from fileio.probe import fio_files_per_s, generation_seconds, measure_ceiling, probe_report, raw_write_seconds
+from fileio import DURABILITIES, CsvWorkload, PayloadWorkload, probe
+from fileio.probe import (
+    Ceiling,
+    fio_files_per_s,
+    generation_seconds,
+    measure_ceiling,
+    probe_report,
+    raw_write_seconds,
+)
 
 ROWS = [(size, durability) for size in ("4KiB", "256KiB", "1MiB") for durability in DURABILITIES]
 QUICK_REPORT = (

@@ -89,14 +89,14 @@ def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_p
     assert verdicts == {SEQUENTIAL.id: "ok", THREADS.id: "REGRESSED", PROCESSES.id: "ok"}
 
 
-def test_figures_are_forgotten_only_where_both_sides_can(tmp_path: Path) -> None:
-    """A side whose fileio predates ``fileio.forget_measurements`` keeps what it learns: then neither side
-    forgets, or the gate would compare a learned auto with a fresh one."""
-    older, new = DrawnSide("baseline", {}), DrawnSide("current", {})
-    older.about = {}
-    sides: list[Any] = [new, older]
-    measure_job(
-        [CONTROL, SEQUENTIAL], sides, tmp_path, min_sweeps=GATE_MIN_SWEEPS, max_sweeps=GATE_MIN_SWEEPS,
-        budget_s=60, verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=10.0,
-    )  # fmt: skip
-    assert new.forgot and not any(new.forgot) and not any(older.forgot)
+def test_the_gate_has_both_sides_forget_every_round_and_nothing_else_does(tmp_path: Path) -> None:
+    """In the gate, every round of both sides starts from no learned figures (auto decides from them, and
+    two sides that kept what each learned read apart); a run without the gate keeps them."""
+    for gate, forgets in ((10.0, True), (None, False)):
+        older, new = DrawnSide("baseline", {}), DrawnSide("current", {})
+        sides: list[Any] = [new, older]
+        measure_job(
+            [CONTROL, SEQUENTIAL], sides, tmp_path, min_sweeps=3, max_sweeps=3, budget_s=60,
+            verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=gate,
+        )  # fmt: skip
+        assert new.forgot and set(new.forgot) == set(older.forgot) == {forgets}
