@@ -10,8 +10,8 @@ checkout's, or the parent commit's when CI gates a change (both sides then run i
 A request: ``{"op": "save", "strategy", "workers", "job": Job.spec(), "files", "durability", "directory"}``
 (with ``"forget": true``, fileio first forgets what it measured in earlier saves: ``forget_measurements``),
 answered ``{"seconds", "files", "bytes"}``; ``{"op": "ceiling", ..., "concurrencies"}``, answered
-``{"seconds": {workers: the ceiling}}``; ``{"op": "about"}``, answered ``{"api", "source"}``. A failure is
-answered ``{"error": "..."}``.
+``{"seconds": {workers: the ceiling}, "capacity": {workers: how many times as fast as one they made
+bytes}}``; ``{"op": "about"}``, answered ``{"api", "source"}``. A failure is answered ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ class Runner:
             request["directory"], workload(request["job"]), request["files"], request["durability"],
             concurrencies, repeats=1,
         )  # fmt: skip
-        return {"seconds": {str(count): measured.seconds(count, CPUS) for count in concurrencies}}
+        return {
+            "seconds": {str(count): measured.seconds(count) for count in concurrencies},
+            "capacity": {str(count): measured.capacity(count) for count in concurrencies},
+        }
 
     def close(self) -> None:
         for pool in self.pools.values():

@@ -129,6 +129,7 @@ class JobMeasurement:
 
     rounds: dict[tuple[str, str], Rounds]  # (side, case id) -> its rounds
     ceilings: dict[int, list[float]]  # workers -> the ceiling measured in each sweep
+    capacities: dict[int, list[float]]  # workers -> how many times as fast as one they made bytes, each sweep
     sweeps: int
     seconds: float  # how long the sweeps took
 
@@ -213,6 +214,7 @@ class Sweeper:
         self.rounds = {(side.name, case.id): Rounds() for side in sides for case in cases if side.runs(case)}
         self.concurrencies = sorted({case.workers for case in cases})
         self.ceilings: dict[int, list[float]] = {count: [] for count in self.concurrencies}
+        self.capacities: dict[int, list[float]] = {count: [] for count in self.concurrencies}
 
     def measure(
         self, min_sweeps: int, max_sweeps: int, budget_s: float, with_ceiling: bool, rule: StopRule
@@ -245,7 +247,7 @@ class Sweeper:
                         self.run(side, item, warm_up=False)
             sweeps += 1
             last_sweep_s = time.monotonic() - swept
-        return JobMeasurement(self.rounds, self.ceilings, sweeps, time.monotonic() - start)
+        return JobMeasurement(self.rounds, self.ceilings, self.capacities, sweeps, time.monotonic() - start)
 
     def run(self, side: Side, case: Case, warm_up: bool) -> None:
         """One round of ``case`` on ``side``, verified; a warm warm-up round samples the runner's memory."""
@@ -290,6 +292,8 @@ class Sweeper:
             raise MeasurementError(f"the ceiling of {job.name}: {answer['error']}")
         for count in self.concurrencies:
             self.ceilings[count].append(answer["seconds"][str(count)])
+            if (capacity := answer["capacity"][str(count)]) is not None:
+                self.capacities[count].append(capacity)
 
 
 def _precise(

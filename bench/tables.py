@@ -34,6 +34,12 @@ class Result:
     peak_mb: float | None  # the runner's tree in the warm-up round, at its peak, above its start (warm only)
     ceilings: list[float] | None = None  # the least time this machine could take, per sweep; None: no probe
     sweeps: int = 0
+    capacities: list[float] | None = None  # how many times as fast as one its workers made bytes, per sweep
+
+    @property
+    def capacity(self) -> float | None:
+        """What the machine gave its workers in this run: the median of the sweeps' capacities."""
+        return float(np.median(self.capacities)) if self.capacities else None
 
     @property
     def median(self) -> float:
@@ -62,6 +68,8 @@ class Result:
         }
         if self.efficiency is not None:
             info.update(ceiling_rounds=self.ceilings, efficiency=self.efficiency)
+        if self.capacities:
+            info.update(capacity_rounds=self.capacities, capacity=self.capacity)
         return info
 
 
@@ -117,6 +125,12 @@ def job_table(
         f"{every} in a random order; speed-up and efficiency: per-sweep ratios, "
         f"their geometric mean without the top and bottom {TRIM:.0%}"
     )
+    widest = max(results, key=lambda result: (result.capacity is not None, result.case.workers))
+    if widest.capacity is not None:
+        heading += (
+            f"; the machine gave {widest.case.workers} workers {widest.capacity:.2f}x one's speed at "
+            "making the bytes (measured each sweep, the median)"
+        )
     lines = [
         (heading, True),
         (

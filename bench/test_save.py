@@ -108,8 +108,16 @@ def test_save(
         return
     record_rounds(benchmark, rounds.seconds)
     ceilings = measured.ceilings.get(case.workers) or None
+    capacities = measured.capacities.get(case.workers) or None
     result = Result(
-        case, rounds.seconds, rounds.files, rounds.bytes, rounds.peak_mb, ceilings, measured.sweeps
+        case,
+        rounds.seconds,
+        rounds.files,
+        rounds.bytes,
+        rounds.peak_mb,
+        ceilings,
+        measured.sweeps,
+        capacities,
     )
     results.setdefault(case.job.name, []).append(result)
     sequential = next(

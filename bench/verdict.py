@@ -35,6 +35,9 @@ class Case:
     rounds: list[float]
     ceilings: list[float] | None = None  # the job's ceiling in each sweep, at this pool size
     peak_rss_mb: float | None = None
+    capacities: list[float] | None = (
+        None  # how many times as fast as one this pool size made bytes, per sweep
+    )
 
     @property
     def name(self) -> str:
@@ -70,6 +73,9 @@ class JobVerdict:
     peak_rss_mb: float | None
     reliable: bool
     notes: list[str] = field(default_factory=list)
+    sweeps: int = 0  # the fastest case's: what the intervals are over
+    capacity: float | None = None  # what the machine gave capacity_workers workers at making bytes, x one's
+    capacity_workers: int = 0
 
 
 def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
@@ -103,7 +109,7 @@ def read_cases(run: dict[str, Any]) -> dict[tuple[Job, str], list[Case]]:
             job = Job(info["job"], info["job_kind"], info["durability"])
             case = Case(
                 info["strategy"], info["workers"], info["start"], rounds, info.get("ceiling_rounds"),
-                info.get("peak_rss_mb"),
+                info.get("peak_rss_mb"), info.get("capacity_rounds"),
             )  # fmt: skip
             groups.setdefault((job, info["start"]), []).append(case)
     return groups
@@ -142,11 +148,15 @@ def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
     efficiency = efficiency_low = efficiency_high = None
     if fastest.ceilings:
         efficiency, efficiency_low, efficiency_high = _paired_ratio(fastest.ceilings, fastest.rounds)
+    widest = max((case for case in cases if case.capacities), key=lambda case: case.workers, default=None)
     return JobVerdict(
         job.name, job.kind, job.durability, start, fastest.name, speedup, low, high, ties,
         auto, warm.name if warm else None,
         _paired_ratio(fastest.rounds, warm.rounds)[0] if warm else None,
         efficiency, efficiency_low, efficiency_high, fastest.peak_rss_mb, reliable, notes,
+        len(fastest.rounds),
+        float(np.median(widest.capacities)) if widest and widest.capacities else None,
+        widest.workers if widest else 0,
     )  # fmt: skip
 
 
@@ -165,13 +175,16 @@ def line(verdict: JobVerdict) -> str:
     text = f"{verdict.job}, {QUESTIONS[verdict.start]}: use {verdict.fastest}"
     if verdict.speedup is not None:
         text += (
-            f", {verdict.speedup:.2f}x sequential ({CONFIDENCE:.0%} CI {verdict.low:.2f}-{verdict.high:.2f})"
+            f", {verdict.speedup:.2f}x sequential ({CONFIDENCE:.0%} CI {verdict.low:.2f}-{verdict.high:.2f} "
+            f"over this run's {verdict.sweeps} sweeps)"
         )
     if verdict.efficiency is not None:
         text += (
             f", {verdict.efficiency:.0%} of this machine's ceiling "
             f"({verdict.efficiency_low:.0%}-{verdict.efficiency_high:.0%})"
         )
+    if verdict.capacity is not None:
+        text += f" (the machine gave {verdict.capacity_workers} workers {verdict.capacity:.2f}x one's speed)"
     if verdict.peak_rss_mb is not None:
         text += f", peak {verdict.peak_rss_mb:.0f} MB"
     if verdict.ties:

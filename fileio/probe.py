@@ -15,11 +15,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Any
 
 from fileio.bounded import split
 from fileio.workload_protocol import Workload
@@ -31,7 +32,8 @@ MECHANISMS = ("threads", "processes")
 # (parallel creates in one directory share its lock; IO500 measures both).
 LAYOUTS = ("shared", "per_worker")
 PROBE_SIZES = (4 << 10, 256 << 10, 1 << 20)
-GENERATION_FILES = 16
+GENERATION_FILES = 16  # files whose bytes each process makes, timed, for the ceiling
+MEASURABLE_S = 0.005  # the least one process's GENERATION_FILES take for a capacity to be told
 # The probe's file counts: enough for about ``seconds`` of one-thread writing, timed on growing batches first,
 # with at least MIN_FILES and at most MAX_FILES files or MAX_BYTES bytes a run.
 MIN_FILES = 16
@@ -54,20 +56,29 @@ _process_gates: _Gates | None = None  # in a probe process: the gates it shares 
 
 @dataclass(frozen=True)
 class Ceiling:
-    """What bounds saving one job on one filesystem, measured without fileio: making the bytes on one core,
-    and the best raw write of the job's files with at most so many threads or processes."""
+    """What bounds saving one job on one filesystem, measured without fileio: making the bytes on so many
+    processes at once, and the best raw write of the job's files with at most so many threads or processes."""
 
     files: int
     size: int  # bytes per file (file 0's, for a CSV workload)
-    generation_s_per_file: float
+    generation_s: dict[
+        int, float
+    ]  # concurrency -> wall seconds a file took to make, that many processes at once
     raw_seconds: dict[int, float]  # concurrency -> best wall seconds over threads and processes
 
-    def seconds(self, workers: int, cpus: int) -> float:
-        """The least time ``workers`` workers could take: the larger of making every file's bytes on
-        min(workers, cpus) cores and the best raw write with at most ``workers`` threads or processes."""
-        generation = self.generation_s_per_file * self.files / min(workers, cpus)
+    def seconds(self, workers: int) -> float:
+        """The least time ``workers`` workers could take: the larger of making every file's bytes on as many
+        processes at once and the best raw write with at most ``workers`` threads or processes."""
         write = min(seconds for count, seconds in self.raw_seconds.items() if count <= workers)
-        return max(generation, write)
+        return max(self.generation_s[workers] * self.files, write)
+
+    def capacity(self, workers: int) -> float | None:
+        """How many times as fast ``workers`` processes made bytes as one: what this machine gave now (the
+        host may give our cores less than their count); None where making them took too little to time (a
+        payload's bytes: microseconds)."""
+        if self.generation_s[1] * GENERATION_FILES < MEASURABLE_S:
+            return None
+        return self.generation_s[1] / self.generation_s[workers]
 
 
 def generation_seconds(workload: Workload, files: int = GENERATION_FILES) -> float:
@@ -76,6 +87,49 @@ def generation_seconds(workload: Workload, files: int = GENERATION_FILES) -> flo
     for file_id in range(files):
         workload.data(file_id)
     return (perf_counter() - start) / files
+
+
+def parallel_generation_seconds(workload: Workload, files: int, concurrency: int) -> float:
+    """Wall seconds a file took to make, ``files`` files' bytes made on ``concurrency`` processes at once,
+    each its contiguous share; their start-up is not timed."""
+    chunks = split(list(range(files)), concurrency)
+    pool, gates, _ = _probe_pool("processes", len(chunks))
+    with pool:
+        return _timed(gates, [pool.submit(_make_chunk, workload, chunk) for chunk in chunks]) / files
+
+
+def _make_chunk(workload: Workload, ids: list[int]) -> None:
+    """In a probe process: make the bytes of ``ids``, once the caller says go."""
+    gates = _process_gates
+    assert gates is not None, "a probe process gets its gates from _keep_gates"
+    try:
+        gates.ready.wait()
+        gates.go.wait()
+        for file_id in ids:
+            workload.data(file_id)
+        gates.ready.wait()
+    except threading.BrokenBarrierError:
+        pass  # another process failed: the caller raises its error
+    except BaseException:
+        gates.ready.abort()
+        raise
+
+
+def _timed(gates: _Gates, done: list[Any], after: Callable[[], None] | None = None) -> float:
+    """Wall seconds from every task being ready to the last one done (and ``after``, timed too); a task's
+    error is raised."""
+    elapsed = 0.0
+    with suppress(threading.BrokenBarrierError):  # a task failed: future.result() raises its error
+        gates.ready.wait()
+        start = perf_counter()
+        gates.go.set()
+        gates.ready.wait()
+        if after is not None:
+            after()
+        elapsed = perf_counter() - start
+    for future in done:
+        future.result()
+    return elapsed
 
 
 def _keep_gates(gates: _Gates) -> None:
@@ -172,18 +226,13 @@ def raw_write_seconds(
                 pool.submit(_write_chunk, path, size, durability, chunk, *passed)
                 for path, chunk in zip(targets, chunks, strict=True)
             ]
-            with suppress(threading.BrokenBarrierError):  # a writer failed: future.result() raises its error
-                gates.ready.wait()
-                start = perf_counter()
-                gates.go.set()
-                gates.ready.wait()
+
+            def fsync_directories() -> None:
                 if durability != "none":
                     for path in sorted(set(targets)):
                         fsync_directory(path)
-                elapsed = perf_counter() - start
-            for future in done:
-                future.result()
-        return elapsed
+
+            return _timed(gates, done, fsync_directories)
     finally:
         shutil.rmtree(target)
 
@@ -265,14 +314,22 @@ def measure_ceiling(
     concurrencies: Iterable[int],
     repeats: int = 3,
 ) -> Ceiling:
-    """A job's :class:`Ceiling` on ``directory``'s filesystem: the best of ``repeats`` generation timings, and
-    for each concurrency the best of ``repeats`` raw writes on threads and as many on processes."""
+    """A job's :class:`Ceiling` on ``directory``'s filesystem: for each concurrency (and 1), the best of
+    ``repeats`` timings of making the bytes of GENERATION_FILES files per process on as many processes, and
+    the best of ``repeats`` raw writes on threads and as many on processes."""
     size = len(workload.data(0))
+    counts = sorted({1, *concurrencies})
     raw = {
         count: best_raw_seconds(directory, size, durability, files, count, MECHANISMS, repeats)
-        for count in sorted(set(concurrencies))
+        for count in counts
     }
-    generation = min(generation_seconds(workload, min(files, GENERATION_FILES)) for _ in range(repeats))
+    generation = {
+        count: min(
+            parallel_generation_seconds(workload, min(files, GENERATION_FILES) * count, count)
+            for _ in range(repeats)
+        )
+        for count in counts
+    }
     return Ceiling(files, size, generation, raw)
 
 

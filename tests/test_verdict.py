@@ -85,7 +85,8 @@ def test_clear_winner_with_interval(tmp_path: Path) -> None:
     assert round(verdict.efficiency, 2) == 0.8
     assert report([verdict])[1] == (
         "csv-none, in a running program: use processes w2, 2.00x sequential (95% CI "
-        f"{verdict.low:.2f}-{verdict.high:.2f}), 80% of this machine's ceiling "
+        f"{verdict.low:.2f}-{verdict.high:.2f} over this run's {verdict.sweeps} sweeps), "
+        "80% of this machine's ceiling "
         f"({verdict.efficiency_low:.0%}-{verdict.efficiency_high:.0%}), peak 12 MB"
     )
 
