@@ -1,5 +1,6 @@
-"""What ``auto`` has measured on this machine, by typed key, kept between runs in a text file per Python: how
-many times faster than the caller alone each kind of helper saved, and how long workers took to start."""
+"""What ``auto`` has measured on this machine, by typed key, kept between runs in a text file per Python: what
+each choice gave the last saves of such files (its speed-up over the caller alone, start-up included), and
+what starting workers cost (for the first guess of new ones)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from contextlib import suppress
 from fileio.cache import cache_directory
 from fileio.values import Value
 
-# Seconds to a first ready worker before one is measured here, by start kind (``fileio.start.start_kind``);
-# "import" is loading fileio.pools and multiprocessing, once per process (``python -m bench.starts``).
+# What starting workers costs a save before one is measured here (the wait for all to have work, less what
+# the caller saved meanwhile), by start kind (``fileio.start.start_kind``); "import" is loading fileio.pools
+# and multiprocessing, once per process. ``python -m bench.starts`` measures the starts themselves.
 FIRST_GUESS_START_S = {
     "import": 0.02,
     "fork": 0.005,
@@ -87,7 +89,7 @@ class Figures:
         self.changed = True
 
     def start_s(self, kind: str) -> float:
-        """Seconds a new pool of ``kind`` takes to get a worker ready: the median measured, else a guess."""
+        """What starting a new pool of ``kind`` cost the last saves: the median measured, else a guess."""
         measured = sorted(self.starts.get(kind, []))
         return measured[len(measured) // 2] if measured else FIRST_GUESS_START_S[kind]
 
