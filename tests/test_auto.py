@@ -106,6 +106,7 @@ def test_new_workers_are_guessed_at_what_starting_them_cost(
     start_s = 0.01 + (0.0 if "fileio.pools" in sys.modules else 0.01)
     assert processes.kind == "processes" and processes.first_guess == pytest.approx(0.02 / (start_s + 0.01))
     assert threads.first_guess == pytest.approx(4 / 3)  # writes half the time, in parallel
+    monkeypatch.delenv("FILEIO_START_METHOD")  # the pool's workers start as is safe here (a thread runs)
     with WarmPool(workers=2) as pool:
         running = Job(str(tmp_path), PayloadWorkload(64), "none", owner_token(), pool=pool)
         [_, processes] = _options(running, 2, 0.5, alone_s=0.02)
