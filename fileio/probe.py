@@ -61,10 +61,12 @@ class Ceiling:
 
     files: int
     size: int  # bytes per file (file 0's, for a CSV workload)
-    generation_s: dict[
-        int, float
-    ]  # concurrency -> wall seconds a file took to make, that many processes at once
+    # Concurrency -> wall seconds a file took to make, that many processes making files at once.
+    generation_s: dict[int, float]
     raw_seconds: dict[int, float]  # concurrency -> best wall seconds over threads and processes
+    warm_generation_s: float = (
+        0.0  # seconds a file takes to make in the caller, warm: whether a capacity tells
+    )
 
     def seconds(self, workers: int) -> float:
         """The least time ``workers`` workers could take: the larger of making every file's bytes on as many
@@ -75,8 +77,8 @@ class Ceiling:
     def capacity(self, workers: int) -> float | None:
         """How many times as fast ``workers`` processes made bytes as one: what this machine gave now (the
         host may give our cores less than their count); None where making them took too little to time (a
-        payload's bytes: microseconds)."""
-        if self.generation_s[1] * GENERATION_FILES < MEASURABLE_S:
+        payload's bytes: microseconds; a fresh process's first touches would be all that was timed)."""
+        if self.warm_generation_s * GENERATION_FILES < MEASURABLE_S:
             return None
         return self.generation_s[1] / self.generation_s[workers]
 
@@ -330,7 +332,7 @@ def measure_ceiling(
         )
         for count in counts
     }
-    return Ceiling(files, size, generation, raw)
+    return Ceiling(files, size, generation, raw, generation_seconds(workload, 2))
 
 
 def probe_files(directory: str | os.PathLike[str], size: int, durability: str, seconds: float) -> int:

@@ -91,11 +91,23 @@ def test_the_ceiling_model_on_known_numbers() -> None:
     with at most ``workers``; the capacity is what the processes gave against one."""
     # Two processes made bytes 1.6x as fast as one (a host that gives our second core less), four no faster.
     generation = {1: 0.01, 2: 0.01 / 1.6, 4: 0.01 / 1.6}
-    slow_to_make = Ceiling(files=100, size=1, generation_s=generation, raw_seconds={1: 0.5, 2: 0.3, 4: 0.35})
+    slow_to_make = Ceiling(
+        files=100,
+        size=1,
+        generation_s=generation,
+        raw_seconds={1: 0.5, 2: 0.3, 4: 0.35},
+        warm_generation_s=0.01,
+    )
     assert slow_to_make.seconds(workers=1) == pytest.approx(1.0)  # 100 x 10 ms on one core
     assert slow_to_make.seconds(workers=2) == pytest.approx(1.0 / 1.6)  # measured, not 0.5
     assert slow_to_make.seconds(workers=4) == pytest.approx(1.0 / 1.6)
     assert slow_to_make.capacity(2) == pytest.approx(1.6) and slow_to_make.capacity(1) == 1.0
+    # Bytes made in microseconds in the caller: a fresh process's first touches are all its timing would
+    # hold (a minimal root read 14.8x for a 4 KiB payload), so no capacity is told.
+    first_touches = Ceiling(
+        files=6, size=4096, generation_s={1: 4e-4, 2: 2.7e-5}, raw_seconds={1: 7e-4, 2: 7e-4}
+    )
+    assert first_touches.capacity(2) is None
     quick = {1: 0.001, 2: 0.0005, 3: 0.0004, 4: 0.0004}
     slow_to_write = Ceiling(
         files=100, size=1, generation_s=quick, raw_seconds={1: 0.5, 2: 0.3, 3: 0.4, 4: 0.35}

@@ -71,8 +71,8 @@ def _choose_and_help(
             left, options = unsaved + check, [option for option in options if option is not chosen]
             continue
         # The caller's pace alone: the faster of its second file's and the check's. Each runs slow where the
-        # other does not: a process's first files pay for first touches, files right after helpers for caches
-        # they filled (4 KiB on a tmpfs, a running program: 12 us alone, 20 after processes).
+        # other does not: a process's first files pay for first touches, files right after helpers for the
+        # caches those filled (docs/auto.md).
         after = min(pace, _save_alone(job, check, on_saved, times) or pace)
         seconds = perf_counter() - decided
         if seconds >= tunables.check_s:  # a save too short to time teaches nothing
