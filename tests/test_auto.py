@@ -113,10 +113,9 @@ def test_new_workers_are_guessed_at_what_starting_them_cost(
         assert (processes.kind, processes.first_guess) == ("running processes", 2.0)
 
 
-SCRIPT = """
-    import json, os, sys
-    from fileio import STRATEGIES, CsvWorkload, PayloadWorkload
-
+# The live child processes of a script's own process (an idle worker that exited is not reaped yet: a
+# zombie is not counted); shared by the scripts below.
+CHILDREN = """
     def children():
         found = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -128,13 +127,19 @@ SCRIPT = """
             if int(parent) == os.getpid() and state != "Z":  # an idle worker that exited is not reaped yet
                 found.append(int(pid))
         return sorted(found)
+"""
 
+SCRIPT = """
+    import json, os, sys
+    from fileio import STRATEGIES, CsvWorkload, PayloadWorkload
+
+{CHILDREN}
     if __name__ == "__main__":
         directory, kind, files = sys.argv[1], sys.argv[2], int(sys.argv[3])
         workload = CsvWorkload() if kind == "csv" else PayloadWorkload(4096)
         STRATEGIES["auto"](directory, range(files), workers=2, workload=workload)
         print(json.dumps(children()))
-"""
+""".replace("{CHILDREN}", CHILDREN)
 
 
 @MULTI_CPU
@@ -349,17 +354,7 @@ KEPT_SCRIPT = """
     from fileio.auto.figures import Key, store
     from fileio.auto.policy import Tunables
 
-    def children():
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    state, parent = stat.read().rpartition(")")[2].split()[:2]
-            except OSError:
-                continue
-            if int(parent) == os.getpid() and state != "Z":  # an idle worker that exited is not reaped yet
-                found.append(int(pid))
-        return sorted(found)
+{CHILDREN}
     if __name__ == "__main__":
         directory, step = sys.argv[1], sys.argv[2]
         driver.TUNABLES = Tunables(keep_idle_s=float(sys.argv[3]))
@@ -401,7 +396,7 @@ KEPT_SCRIPT = """
             time.sleep(0.2)
             seen["second"] = children()
         print(json.dumps(seen), flush=True)
-"""
+""".replace("{CHILDREN}", CHILDREN)
 
 
 @MULTI_CPU
