@@ -17,6 +17,7 @@ from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, verify
 from fileio.auto import driver
 from fileio.auto.driver import Watch, _look, _options, helper_count
 from fileio.auto.figures import FIRST_GUESS_START_S, Figures, Key
+from fileio.auto.policy import Tunables
 from fileio.job import Job
 from fileio.writer import owner_token
 
@@ -170,8 +171,16 @@ def test_a_fresh_process(
     verify(tmp_path / "out", range(files), CsvWorkload() if kind == "csv" else PayloadWorkload(4096))
 
 
-def test_auto_saves_on_a_running_warm_pool(tmp_path: Path) -> None:
-    """Given a running WarmPool, auto's workers are the pool's: they write the files, and stay up."""
+def test_auto_saves_on_a_running_warm_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a running WarmPool, auto's worker processes are the pool's: they write the files, and stay up.
+    The policy's draw is random and the watch stops helpers that fall behind on a loaded machine, so here
+    the policy takes the pool and the watch keeps it on: the test is of the save, not of the choice."""
+
+    def the_pool(options, *_):
+        return next(option for option in options if option.kind == "running processes")
+
+    monkeypatch.setattr(driver, "choose", the_pool)
+    monkeypatch.setattr(driver, "TUNABLES", Tunables(watch_s=60.0))
     workload = CsvWorkload(n_lines=2000)
     with WarmPool(workers=2) as pool:
         workers = worker_processes(os.getpid())
