@@ -16,7 +16,7 @@ from bench.matrix import Case, Settings
 from bench.sweep import JobMeasurement, Side, measure_job
 from bench.tables import Result
 from fileio import Workload, verify
-from fileio.verify import expected_digests
+from fileio.verification import expected_digests
 
 _EXPECTED: dict[tuple[Workload | ControlWorkload, int], dict[str, dict[int, bytes]]] = {}
 KEPT_BYTES = 1 << 30  # a job's expected bytes up to this are kept and compared directly (5x faster)

@@ -2,7 +2,8 @@
 
 Every strategy in :data:`STRATEGIES` is a :class:`Strategy`, called with one signature that
 ``help(fileio.Strategy.__call__)`` documents. ``__all__`` is what a user calls; measuring, plotting and
-verifying by digest live in their modules (:mod:`fileio.probe`, :mod:`fileio.plot`, :mod:`fileio.verify`).
+verifying by digest live in their modules (:mod:`fileio.ceiling`, :mod:`fileio.plot`,
+:mod:`fileio.verification`).
 :data:`API_VERSION` says what a fileio offers the benchmark suite, which measures older commits too.
 """
 
@@ -20,13 +21,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from fileio.verify import VerificationError, verify
+    from fileio.verification import VerificationError, verify
     from fileio.workload_protocol import Workload
 
 # Loaded when first used, so that `import fileio` costs a script little: verifying, and the Workload
 # protocol (typing).
 _LAZY = {
-    **dict.fromkeys(["VerificationError", "verify"], "fileio.verify"),
+    **dict.fromkeys(["VerificationError", "verify"], "fileio.verification"),
     "Workload": "fileio.workload_protocol",
 }
 
@@ -36,20 +37,20 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        # All of the module's names at once: importing fileio.verify sets the attribute ``verify`` to the
-        # module, which the function of that name must replace.
         globals().update({lazy: getattr(module, lazy) for lazy, home in _LAZY.items() if home == _LAZY[name]})
         return globals()[name]
     raise AttributeError(f"module 'fileio' has no attribute {name!r}")
 
 
 # What this fileio offers, raised whenever a public name (``__all__``), or one the benchmark suite takes from
-# fileio.probe, fileio.plot, fileio.verify, fileio.workloads or fileio.auto.figures, is added or changes
-# meaning: a benchmark suite that needs version N cannot measure an older fileio, and
-# says so instead of failing. 2 adds the probe, plot_run and load_workload; 3 WarmPool and ShardedWorkload;
+# fileio.ceiling, fileio.plot, fileio.verification, fileio.workloads or fileio.auto.figures, is added or
+# changes meaning: a benchmark suite that needs version N cannot measure an older fileio, and says so instead
+# of failing. 2 adds the probe, plot_run and load_workload; 3 WarmPool and ShardedWorkload;
 # 4 StrategyUnavailable; 5 ``pool=``; 6 forget_measurements; 7 moves what measures, plots and verifies out of
-# ``__all__`` into its module, and forget_measurements into fileio.auto.figures.
-API_VERSION = 7
+# ``__all__`` into its module, and forget_measurements into fileio.auto.figures; 8 moves measure_ceiling
+# from fileio.probe to fileio.ceiling, and fileio.verify (the module, whose import hid the function
+# ``fileio.verify``) to fileio.verification.
+API_VERSION = 8
 
 __all__ = [
     "DURABILITIES",

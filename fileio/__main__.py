@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from fileio.errors import SaveError, StrategyUnavailable
-from fileio.guards import interrupt_once
+from fileio.interrupts import interrupt_once
 from fileio.report import SaveReport
 from fileio.strategies import STRATEGIES
 from fileio.strategy import Strategy

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 
 from fileio.errors import SaveError
-from fileio.guards import raise_if_interrupted
+from fileio.interrupts import raise_if_interrupted
 from fileio.job import OnSaved
 
 TYPE_CHECKING = False

@@ -51,7 +51,7 @@ class WarmPool(Pool):
     def workers_for_save(self) -> Workers:
         """The workers, started (again) if need be, without waiting for them: a save's caller works while
         they start."""
-        from fileio.guards import check_main_module
+        from fileio.main_guard import check_main_module
         from fileio.pools import Workers
         from fileio.start import start_method
 

@@ -17,8 +17,9 @@ from fileio.checks import (
     check_workload,
 )
 from fileio.errors import SaveError, StrategyUnavailable
-from fileio.guards import check_main_module, interrupts_once, raise_if_interrupted
+from fileio.interrupts import interrupts_once, raise_if_interrupted
 from fileio.job import Job, OnSaved, Pool, is_empty_at
+from fileio.main_guard import check_main_module
 from fileio.report import SaveReport
 from fileio.workloads import CsvWorkload, subdirectories
 from fileio.writer import (

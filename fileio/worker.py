@@ -13,15 +13,19 @@ A worker whose pipe fails otherwise (a write that fails may have sent part of a 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 
-from fileio.guards import exit_with
 from fileio.job import Job
+from fileio.writer import owner_alive
+
+CALLER_POLL_SECONDS = 0.2  # where a process cannot be waited for (no pidfd): how often to look
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # multiprocessing.connection alone costs ~20 ms to import
@@ -162,3 +166,25 @@ def save_each(job: Job, batch: list[int]) -> None:
         if stop_requested():
             return
         report_saved(file_id, job.save(file_id))
+
+
+def _kill_self_when_gone(owner: str) -> None:
+    import select
+
+    pid = int(owner.partition("-")[0])
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: look now and then
+        while owner_alive(owner):
+            time.sleep(CALLER_POLL_SECONDS)
+    else:
+        if owner_alive(owner):  # the pidfd is of the caller itself, not of a process that reused its pid
+            select.select([handle], [], [])
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def exit_with(owner: str) -> None:
+    """In a worker process: die (SIGKILL: at once, writing nothing more) as soon as the caller named by the
+    owner token ends, however it ends. The fork server keeps workers' parent alive, so the parent's death
+    cannot be the signal; a thread of the worker waits on the caller itself."""
+    threading.Thread(target=_kill_self_when_gone, args=(owner,), name="fileio-exit-with", daemon=True).start()

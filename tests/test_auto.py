@@ -104,7 +104,7 @@ def test_new_workers_are_guessed_at_what_starting_them_cost(
     figures.add_start("import", 0.01)
     job = Job(str(tmp_path), PayloadWorkload(64), "none", owner_token())
     [threads, processes] = _options(job, 2, 0.5, alone_s=0.02)
-    start_s = 0.01 + (0.0 if "fileio.pools" in sys.modules else 0.01)
+    start_s = 0.01 + (0.0 if "fileio.sharing" in sys.modules else 0.01)
     assert processes.kind == "processes" and processes.first_guess == pytest.approx(0.02 / (start_s + 0.01))
     assert threads.first_guess == pytest.approx(4 / 3)  # writes half the time, in parallel
     monkeypatch.delenv("FILEIO_START_METHOD")  # the pool's workers start as is safe here (a thread runs)
@@ -212,7 +212,7 @@ START_SCRIPT = """
     from fileio import PayloadWorkload
     from fileio.start import start_method
     from fileio.job import Job
-    from fileio.pools import run_batches
+    from fileio.sharing import run_batches
     from fileio.worker import save_each
     from fileio.writer import owner_token
 
@@ -252,7 +252,7 @@ STOP_SCRIPT = """
     from fileio import PayloadWorkload
     from fileio.bounded import run_threads
     from fileio.job import Job
-    from fileio.pools import run_batches
+    from fileio.sharing import run_batches
     from fileio.worker import save_each
     from fileio.writer import owner_token
 

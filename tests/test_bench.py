@@ -21,7 +21,7 @@ import pytest
 import fileio
 from bench import REQUIRED_API
 from bench.matrix import PROFILES
-from fileio.verify import expected_digests
+from fileio.verification import expected_digests
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "4KiB-none"

@@ -135,7 +135,8 @@ def test_a_worker_that_died_idle_takes_no_task_and_its_share_is_saved(tmp_path: 
     (it did, BrokenPipeError, when the kill came between the caller's look at the news and the send); its
     tasks are saved by the others and the caller, and nothing fails, since it had begun none."""
     from fileio.job import Job
-    from fileio.pools import Workers, _share
+    from fileio.pools import Workers
+    from fileio.sharing import _share
     from fileio.worker import save_each
     from fileio.writer import owner_token
 

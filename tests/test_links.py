@@ -25,7 +25,7 @@ from fileio import (
     verify,
 )
 from fileio.checks import check_names
-from fileio.probe import _Gates, _write_chunk
+from fileio.timed import _Gates, _write_chunk
 
 WORKLOAD = PayloadWorkload(300)
 IDS = range(12)

@@ -1,4 +1,5 @@
-"""The probe (fileio/probe.py): raw writes on real files, the ceiling model, the report, fio beside."""
+"""The probe (fileio/probe.py), raw writes on real files (fileio/timed.py), the ceiling model
+(fileio/ceiling.py), the report, fio beside."""
 
 from __future__ import annotations
 
@@ -10,15 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fileio import DURABILITIES, CsvWorkload, PayloadWorkload, probe
-from fileio.probe import (
-    Ceiling,
-    fio_files_per_s,
-    generation_seconds,
-    measure_ceiling,
-    probe_report,
-    raw_write_seconds,
-)
+from fileio import DURABILITIES, CsvWorkload, PayloadWorkload, timed
+from fileio.ceiling import Ceiling, measure_ceiling
+from fileio.probe import fio_files_per_s, probe_report
+from fileio.timed import generation_seconds, raw_write_seconds
 
 ROWS = [(size, durability) for size in ("4KiB", "256KiB", "1MiB") for durability in DURABILITIES]
 QUICK_REPORT = (
@@ -31,7 +27,7 @@ def report_rows(text: str) -> dict[tuple[str, str], str]:
     return {key: line for line in text.splitlines() if (key := tuple(line.split()[:2])) in ROWS}
 
 
-@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+@pytest.mark.parametrize("mechanism", timed.MECHANISMS)
 @pytest.mark.parametrize("durability", DURABILITIES)
 def test_raw_writes_make_the_files_then_remove_them(
     durability: str, mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -44,14 +40,14 @@ def test_raw_writes_make_the_files_then_remove_them(
         seen.update({entry.name: entry.stat().st_size for entry in os.scandir(path)})
         remove(path)
 
-    monkeypatch.setattr(probe.shutil, "rmtree", look_then_remove)
+    monkeypatch.setattr(timed.shutil, "rmtree", look_then_remove)
     seconds = raw_write_seconds(tmp_path, 1000, durability, 5, concurrency=2, mechanism=mechanism)
     assert seconds > 0
     assert seen == {f"f{file_id}": 1000 for file_id in range(5)}
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+@pytest.mark.parametrize("mechanism", timed.MECHANISMS)
 def test_a_writer_error_reaches_the_caller(mechanism: str, tmpfs) -> None:
     """A full disk in a writer thread or process raises its OSError in the caller; nothing is left behind."""
     full = tmpfs("1m")
@@ -60,7 +56,7 @@ def test_a_writer_error_reaches_the_caller(mechanism: str, tmpfs) -> None:
     assert list(full.iterdir()) == []
 
 
-@pytest.mark.parametrize("mechanism", probe.MECHANISMS)
+@pytest.mark.parametrize("mechanism", timed.MECHANISMS)
 def test_a_directory_per_writer(mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """layout="per_worker": each writer's contiguous chunk of files lands in a directory of its own."""
     seen: dict[str, list[str]] = {}
@@ -70,7 +66,7 @@ def test_a_directory_per_writer(mechanism: str, tmp_path: Path, monkeypatch: pyt
         seen.update({os.path.relpath(top, path): sorted(names) for top, _, names in os.walk(path)})
         remove(path)
 
-    monkeypatch.setattr(probe.shutil, "rmtree", look_then_remove)
+    monkeypatch.setattr(timed.shutil, "rmtree", look_then_remove)
     raw_write_seconds(tmp_path, 100, "atomic", 5, concurrency=2, mechanism=mechanism, layout="per_worker")
     assert seen == {".": [], "w0": ["f0", "f1", "f2"], "w1": ["f3", "f4"]}
     assert list(tmp_path.iterdir()) == []

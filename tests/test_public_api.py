@@ -32,9 +32,9 @@ def fileio_imports(source: str) -> list[tuple[str, str]]:
 # What bench/ may take beyond fileio.__all__, which fileio.API_VERSION covers: measuring, plotting, verifying
 # by digest, sizes, and forgetting what auto learned.
 VERSIONED = {
-    "fileio.probe": {"measure_ceiling"},
+    "fileio.ceiling": {"measure_ceiling"},
     "fileio.plot": {"plot_run"},
-    "fileio.verify": {"expected_digests"},
+    "fileio.verification": {"expected_digests"},
     "fileio.workloads": {"format_size", "parse_size"},
     "fileio.auto.figures": {"forget_measurements", "path"},
 }
@@ -67,6 +67,13 @@ def test_the_checker_sees_private_imports() -> None:
 def test_every_public_name_exists() -> None:
     for name in fileio.__all__:
         assert hasattr(fileio, name), name
+
+
+def test_no_submodule_hides_a_public_name() -> None:
+    """Importing a submodule sets the package's attribute of its name: none may share a public name (as
+    ``fileio.verify``, the module, once hid ``fileio.verify``, the function, once imported)."""
+    submodules = {path.stem for path in (ROOT / "fileio").iterdir() if path.suffix == ".py" or path.is_dir()}
+    assert "verification" in submodules and not submodules & set(fileio.__all__)
 
 
 def test_strategies_show_their_real_signature() -> None:
@@ -116,9 +123,12 @@ EXTRAS = {
 EXTRAS |= {
     "numpy",
     "fileio.probe",
+    "fileio.ceiling",
+    "fileio.timed",
     "fileio.plot",
-    "fileio.verify",
+    "fileio.verification",
     "fileio.pools",
+    "fileio.sharing",
     "fileio.workload_protocol",
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fileio import PayloadWorkload, VerificationError, verify
-from fileio.verify import expected_digests
+from fileio.verification import expected_digests
 from fileio.writer import owner_token, temporary_name
 
 WORKLOAD = PayloadWorkload(100)

@@ -16,8 +16,8 @@ from fileio.auto import kept
 from fileio.auto.figures import Key, store
 from fileio.auto.policy import Option, Tunables, choose, threads_first_guess
 from fileio.bounded import run_threads, task_size
-from fileio.guards import main_module_problem
 from fileio.job import Job, OnSaved
+from fileio.main_guard import main_module_problem
 from fileio.start import start_kind, start_method
 from fileio.worker import REPORT_FILES, save_each
 
@@ -124,7 +124,7 @@ def _options(job: Job, helpers: int, write_share: float, alone_s: float) -> list
         return [threads]
     figures = store(TUNABLES.memory)
     start_s = figures.start_s(start_kind(method)) + (
-        0 if "fileio.pools" in sys.modules else figures.start_s("import")
+        0 if "fileio.sharing" in sys.modules else figures.start_s("import")
     )
     return [threads, Option("processes", 1 / (start_s / max(alone_s, 1e-9) + 1 / helpers))]
 
@@ -180,8 +180,8 @@ def _help(
     if kind == "threads":
         unsaved = run_threads(job.save, ids, helpers, watch.saved, watch.keep_on)
         return watch.span, unsaved  # the span as the watch last saw it
-    began, loaded = perf_counter(), "fileio.pools" in sys.modules
-    from fileio.pools import run_batches
+    began, loaded = perf_counter(), "fileio.sharing" in sys.modules
+    from fileio.sharing import run_batches
 
     import_s = 0.0 if loaded else perf_counter() - began
     start = start_kind(start_method())

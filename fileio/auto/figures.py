@@ -14,7 +14,7 @@ from fileio.cache import cache_directory
 from fileio.values import Value
 
 # What starting workers costs a save before one is measured here (the wait for all to have work, less what
-# the caller saved meanwhile), by start kind (``fileio.start.start_kind``); "import" is loading fileio.pools
+# the caller saved meanwhile), by start kind (``fileio.start.start_kind``); "import" is loading fileio.sharing
 # and multiprocessing, once per process. ``python -m bench.starts`` measures the starts themselves.
 FIRST_GUESS_START_S = {
     "import": 0.02,

@@ -1,6 +1,6 @@
 """The worker processes ``auto`` keeps between saves, as joblib's reusable executor does: started by a save,
 idle until the next, each exiting on its own after ``keep_idle_s`` without one. They stop after a failed
-save, with the caller (:func:`fileio.guards.exit_with`) and at its exit; a forked child forgets them."""
+save, with the caller (:func:`fileio.worker.exit_with`) and at its exit; a forked child forgets them."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from functools import partial
 
 from fileio.bounded import run_coroutines
 from fileio.errors import SaveError
-from fileio.guards import run_interruptible
+from fileio.interrupts import run_interruptible
 from fileio.job import Job, OnSaved
 from fileio.strategy import Strategy
 from fileio.writer import MODE, open_in_place, replace_checked, temporary_name

@@ -4,7 +4,7 @@ sync, close), on an executor of ``workers`` threads: one trip to a thread and ba
 from __future__ import annotations
 
 from fileio.bounded import run_coroutines
-from fileio.guards import run_interruptible
+from fileio.interrupts import run_interruptible
 from fileio.job import Job, OnSaved
 from fileio.strategy import Strategy
 

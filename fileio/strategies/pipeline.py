@@ -85,7 +85,7 @@ class _Pipeline:
 
     def run(self) -> None:
         """Until every id is written or has failed; SaveError then names every failed id."""
-        from fileio.guards import raise_if_interrupted
+        from fileio.interrupts import raise_if_interrupted
         from fileio.pools import POLL_SECONDS
 
         while self.writing or any(self.making.values()) or (self.todo and not self.failures):

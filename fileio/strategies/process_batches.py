@@ -10,7 +10,7 @@ from fileio.worker import save_each
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch of ids, its share of those left when it is ready (the
     caller saves the first ones meanwhile)."""
-    from fileio.pools import run_batches
+    from fileio.sharing import run_batches
 
     run_batches(save_each, job, ids, workers, on_saved)
 

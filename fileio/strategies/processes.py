@@ -11,7 +11,7 @@ from fileio.worker import save_each
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save on ``workers`` processes, a task of ``task_size`` files at a time (one message per file costs
     more than a small file's write)."""
-    from fileio.pools import run_batches
+    from fileio.sharing import run_batches
 
     size = task_size(len(ids), workers)
     run_batches(save_each, job, ids, workers, on_saved, batch_size=size)

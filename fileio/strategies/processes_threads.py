@@ -42,7 +42,7 @@ def save_batch(job: Job, batch: list[int]) -> None:
 
 def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Give each of ``workers`` processes one batch; each writes through ``WRITER_THREADS`` threads."""
-    from fileio.pools import run_batches
+    from fileio.sharing import run_batches
 
     run_batches(save_batch, job, ids, workers, on_saved)
 

@@ -1,27 +1,18 @@
-"""What keeps a save safe from the program around it: repeated interrupts, a main module that worker
-processes cannot re-import safely, and a caller that dies while its workers run."""
+"""Ctrl-C during a save: the first one stops it at a point where nothing is half done, and later ones are
+ignored until its clean-up has run to its end."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import signal
-import sys
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-
-from fileio.writer import owner_alive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
     from typing import Any
-
-POLL_SECONDS = 0.2  # where a process cannot be waited for (no pidfd): how often to look
-
 
 _deferred = 0  # how many saves on the main thread take Ctrl-C at their safe points (see interrupts_once)
 _pending = False  # a Ctrl-C came during such a save and has not been raised yet
@@ -136,83 +127,3 @@ async def _cancelled_by_ctrl_c(coroutine: Coroutine[Any, Any, None]) -> None:
         if previous is not None:
             loop.remove_signal_handler(signal.SIGINT)
             signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else previous)
-
-
-@functools.lru_cache(maxsize=4)
-def _main_guard_blocks(path: str) -> tuple[tuple[int, int], ...]:
-    """The lines of the ``if __name__ == "__main__":`` blocks in a program's source, read once per process:
-    auto asks before each save that may start processes, and parsing even a short program takes ~1 ms."""
-    import ast
-
-    with open(path) as source:
-        tree = ast.parse(source.read())
-    blocks = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
-            names = {ast.unparse(part) for part in (node.test.left, *node.test.comparators)}
-            if names == {"__name__", "'__main__'"}:
-                blocks.append((node.body[0].lineno, node.end_lineno or 0))
-    return tuple(blocks)
-
-
-def main_module_problem(strategy: str) -> str | None:
-    """Why worker processes that re-import the main program would re-run it, in one sentence naming the
-    cause and the fix, or None: a script that calls the strategy at its top level without the ``__main__``
-    guard, or a program read on standard input (workers re-import the main program from its file)."""
-    main = sys.modules["__main__"]
-    path = getattr(main, "__file__", None)
-    if path is None:  # python -c, an interactive session, a notebook: nothing to re-import
-        return None
-    if not os.path.isfile(path):
-        return (
-            f"strategy {strategy!r} starts worker processes, which re-import the main program from its file, "
-            f"and this program was read from {path}: save it as a script whose save call sits under "
-            '`if __name__ == "__main__":`, or use a strategy without processes'
-        )
-    import inspect  # here: only where workers would re-import the main program (~5 ms)
-
-    top_level = None  # the main program's own frame, running its top-level code, if it is on this stack
-    frame: FrameType | None = inspect.currentframe()
-    while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
-            top_level = frame
-        frame = frame.f_back
-    if top_level is None:
-        return None
-    if any(first <= top_level.f_lineno <= last for first, last in _main_guard_blocks(path)):
-        return None
-    return (
-        f"strategy {strategy!r} was called at the top level of {path} (line {top_level.f_lineno}) without "
-        '`if __name__ == "__main__":`: its worker processes re-import that script and would run the save '
-        "again; put the call under that guard"
-    )
-
-
-def check_main_module(strategy: str) -> None:
-    """Refuse, with :func:`main_module_problem`'s sentence, to start worker processes that would re-run the
-    main program."""
-    problem = main_module_problem(strategy)
-    if problem is not None:
-        raise RuntimeError(problem)
-
-
-def _kill_self_when_gone(owner: str) -> None:
-    import select
-
-    pid = int(owner.partition("-")[0])
-    try:
-        handle = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3: look now and then
-        while owner_alive(owner):
-            time.sleep(POLL_SECONDS)
-    else:
-        if owner_alive(owner):  # the pidfd is of the caller itself, not of a process that reused its pid
-            select.select([handle], [], [])
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def exit_with(owner: str) -> None:
-    """In a worker process: die (SIGKILL: at once, writing nothing more) as soon as the caller named by the
-    owner token ends, however it ends. The fork server keeps workers' parent alive, so the parent's death
-    cannot be the signal; a thread of the worker waits on the caller itself."""
-    threading.Thread(target=_kill_self_when_gone, args=(owner,), name="fileio-exit-with", daemon=True).start()
