@@ -88,10 +88,19 @@ KILL_SCRIPT = """
             kill_a_working_worker(news)
             time.sleep(0.002)
 
+    def processes_kept_on():  # auto's draw and its watch, fixed: its workers save, to be killed
+        from fileio.auto import driver
+        from fileio.auto.policy import Tunables
+
+        driver.choose = lambda options, *_: next(o for o in options if o.kind.endswith("processes"))
+        driver.TUNABLES = Tunables(watch_s=60.0)
+
     if __name__ == "__main__":
         name, directory, _, start = sys.argv[1:5]
         os.makedirs(directory)
         news = {}
+        if name == "auto":
+            processes_kept_on()
         if start == "no-thread":  # a timer's signal looks, in the main thread, and sets the next one
             def look(*_):
                 kill_a_working_worker(news)
@@ -117,7 +126,9 @@ KILL_SCRIPT = """
 def test_killed_worker(process_strategy: str, start: str, run_python, tmp_path: Path) -> None:
     """SIGKILL to a working worker process mid-run: a clear error within seconds, and no process left
     behind; whether the caller runs no other thread (fileio forks its workers) or one (a fork server). A
-    pipeline's worker may die between two files it made: then nothing is lost, and the others save all."""
+    pipeline's worker may die between two files it made: then nothing is lost, and the others save all.
+    auto's policy is made to take its workers, and its watch to keep them on: what it learned from the
+    earlier saves of this test process, or a loaded machine, could have it save without them."""
     done = run_python(KILL_SCRIPT, process_strategy, str(tmp_path / "out"), str(TESTS), start, timeout=60)
     assert done.returncode == 0, done.stderr
     news = json.loads(done.stdout)
