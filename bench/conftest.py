@@ -290,7 +290,7 @@ def side_run(output_json: dict[str, Any], measured_jobs: Measurements, side: Sid
         for (name, case_id), rounds in job.rounds.items()
         if name == side.name
     }
-    case_fields = ("strategy", "workers", "start", "job", "job_kind", "durability", "files")
+    case_fields = measured_jobs.selected[0].extra_info().keys()  # every case has the same fields
     benchmarks = [
         {
             **bench,

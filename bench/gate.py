@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.matrix import CONTROL, DEFAULT_GATE_THRESHOLD
+from bench.matrix import DEFAULT_GATE_THRESHOLD, Kind, saved_kind
 from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, same_sweeps, typical_log
 
 RESAMPLES = 4000
@@ -88,7 +88,7 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
                 raise GateInputError(
                     f"{name}: saved by an older benchmark suite (no job or start in extra_info)"
                 )
-            if info["strategy"] == CONTROL:
+            if saved_kind(info)[2] == Kind.CONTROL:
                 controls[info["job"], info["start"]] = rounds
             else:
                 cases[bench["param"]] = (info, rounds)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import fileio
 from fileio import DURABILITIES, STRATEGIES, CsvWorkload, PayloadWorkload, Workload
@@ -17,11 +19,31 @@ from fileio.workloads import format_size, parse_size
 
 CPUS = os.cpu_count() or 1
 CSV = "csv"
-CONTROL = "control"  # the same bytes made and written by plain code: measured in every sweep of its job
-WARM_START, COLD_START = "warm", "cold"  # in a running program, or in a fresh interpreter (a script run once)
-# process_batches on a fileio.WarmPool started before the clock (API 3 on): the one case whose figure leaves
-# out the pool's start-up, for programs that save batch after batch.
-WARM = "warm_pool"
+WARM_POOL = "warm_pool"  # what --fileio-strategies, the tables and the ids call a Pool.KEPT case
+
+
+class Start(StrEnum):
+    """How a case's rounds start."""
+
+    WARM = "warm"  # in a running program that has saved before: its interpreter, imports and kept workers up
+    COLD = "cold"  # in a fresh interpreter each round, timed from its start to its exit (a script run once)
+
+
+class Pool(StrEnum):
+    """Whose workers a case's save runs on."""
+
+    NEW = "new"  # the strategy's own, their start-up timed (or none: sequential, threads)
+    KEPT = "kept"  # a fileio.WarmPool started before the clock (API 3 on): programs that save again and again
+
+
+class Kind(StrEnum):
+    """What a case measures."""
+
+    STRATEGY = "strategy"  # a fileio strategy's save
+    CONTROL = "control"  # the same bytes made and written by plain code, measured in every sweep of its job
+    CEILING = "ceiling"  # the job's bytes made on N processes and written raw: the least time, per pool size
+
+
 DEFAULT_GATE_THRESHOLD = 10.0
 # The gate against a baseline measured in the same sweeps (bench.sweep): sweeps go on for the cases it has not
 # decided. It decides none on fewer than GATE_MIN_SWEEPS, whose spread says too little of the noise.
@@ -45,84 +67,143 @@ def payload_files(size: int) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """One kind of work every strategy is compared on: what is saved, how many files, how durably."""
+    """One kind of work every strategy is compared on, as plain data (a runner makes its workload from
+    :meth:`spec`, a saved run keeps its fields): what makes the bytes, how many files, how durably."""
 
-    workload: Workload
+    kind: (
+        str  # what makes the bytes: "csv" (Python-generated, CPU-bound), "payload" (ready bytes) or "custom"
+    )
+    label: str  # the name's first part: "csv", a payload's size ("4KiB"), a custom workload's class
     files: int
     durability: str
-    factory: str | None = None  # a user's workload: the ``module:factory`` that makes it
+    size: int = 0  # a payload's bytes per file
+    factory: str | None = None  # a custom workload: the ``module:factory`` that makes it
 
-    @property
-    def kind(self) -> str:
-        """What makes the bytes: "csv" (Python-generated, CPU-bound), "payload" (ready bytes) or "custom"."""
-        if isinstance(self.workload, PayloadWorkload):
-            return "payload"
-        return CSV if isinstance(self.workload, CsvWorkload) else "custom"
+    @classmethod
+    def csv(cls, files: int, durability: str) -> Job:
+        return cls(CSV, CSV, files, durability)
+
+    @classmethod
+    def payload(cls, size: int, files: int, durability: str) -> Job:
+        return cls("payload", format_size(size), files, durability, size=size)
+
+    @classmethod
+    def custom(cls, factory: str, files: int, durability: str) -> Job:
+        label = type(fileio.load_workload(factory)).__name__
+        return cls("custom", label, files, durability, factory=factory)
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> Job:
+        """The job a saved run's case was of (its ``extra_info``)."""
+        label = info.get("job_label", info["job"].rsplit("-", 1)[0])  # runs saved before job_label: its name
+        return cls(
+            info["job_kind"],
+            label,
+            info["files"],
+            info["durability"],
+            info.get("size", 0),
+            info.get("factory"),
+        )
 
     @property
     def name(self) -> str:
-        if isinstance(self.workload, PayloadWorkload):
-            label = format_size(self.workload.size)
-        else:
-            label = CSV if self.kind == CSV else type(self.workload).__name__
-        return f"{label}-{self.durability}"
+        return f"{self.label}-{self.durability}"
+
+    @cached_property
+    def workload(self) -> Workload:
+        """The fileio workload that makes the job's bytes, here."""
+        if self.kind == CSV:
+            return CsvWorkload()
+        if self.kind == "payload":
+            return PayloadWorkload(self.size)
+        return fileio.load_workload(self.factory or "")
 
     def spec(self) -> dict[str, object]:
         """How a runner (bench/runner.py) makes the job's workload: plain data, sent as JSON."""
-        if isinstance(self.workload, CsvWorkload):
-            return {"kind": CSV, "n_lines": self.workload.n_lines, "n_values": self.workload.n_values}
-        if isinstance(self.workload, PayloadWorkload):
-            return {"kind": "payload", "size": self.workload.size}
+        if self.kind == CSV:
+            made = CsvWorkload()
+            return {"kind": CSV, "n_lines": made.n_lines, "n_values": made.n_values}
+        if self.kind == "payload":
+            return {"kind": "payload", "size": self.size}
         return {"kind": "custom", "factory": self.factory}
 
     def extra_info(self) -> dict[str, object]:
         """The job's fields, as the saved JSON keeps them for the verdict and the gate."""
-        return {"job": self.name, "job_kind": self.kind, "durability": self.durability, "files": self.files}
+        info: dict[str, object] = {"job": self.name, "job_kind": self.kind, "job_label": self.label}
+        info.update(durability=self.durability, files=self.files, size=self.size, factory=self.factory)
+        return info
 
     @property
     def has_control(self) -> bool:
         """Whether the control can make this job's bytes: only for fileio's own workloads."""
-        return isinstance(self.workload, (CsvWorkload, PayloadWorkload))
+        return self.kind != "custom"
 
 
 @dataclass(frozen=True)
 class Case:
-    """One strategy at one pool size on one job: a parametrised ``test_save``."""
+    """What one round measures on one job: a strategy at one pool size (a parametrised ``test_save``), the
+    control, or the job's ceiling (at every pool size of its cases, one item of every sweep)."""
 
-    strategy: str
+    strategy: str | None  # the fileio strategy (Kind.STRATEGY only)
     workers: int
     job: Job
-    start: str = WARM_START  # COLD_START: each round in a fresh interpreter, its start-up timed
+    start: Start = Start.WARM
+    pool: Pool = Pool.NEW
+    kind: Kind = Kind.STRATEGY
+
+    @classmethod
+    def control(cls, job: Job, start: Start = Start.WARM) -> Case:
+        return cls(None, 1, job, start, kind=Kind.CONTROL)
+
+    @classmethod
+    def ceiling(cls, job: Job) -> Case:
+        return cls(None, 0, job, kind=Kind.CEILING)
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> Case:
+        """The case a saved run's ``extra_info`` describes."""
+        strategy, pool, kind = saved_kind(info)
+        return cls(strategy, info["workers"], Job.from_info(info), Start(info["start"]), pool, kind)
+
+    @property
+    def name(self) -> str:
+        """What the tables and the ids call it: the strategy, ``warm_pool`` on a kept pool, or its kind."""
+        if self.kind != Kind.STRATEGY:
+            return str(self.kind)
+        return WARM_POOL if self.pool == Pool.KEPT else str(self.strategy)
 
     @property
     def id(self) -> str:
-        return f"{self.strategy}-w{self.workers}-{self.job.name}" + ("-cold" if self.is_cold else "")
-
-    @property
-    def is_control(self) -> bool:
-        return self.strategy == CONTROL
-
-    @property
-    def is_cold(self) -> bool:
-        return self.start == COLD_START
+        return f"{self.name}-w{self.workers}-{self.job.name}" + ("-cold" if self.start == Start.COLD else "")
 
     @property
     def unavailable_reason(self) -> str | None:
-        if self.is_control:
-            return None
-        return STRATEGIES["process_batches" if self.strategy == WARM else self.strategy].unavailable_reason
+        return STRATEGIES[self.strategy].unavailable_reason if self.strategy is not None else None
 
     def extra_info(self) -> dict[str, object]:
-        """What identifies the case in the saved JSON, read back by the verdict and the gate."""
+        """What identifies the case in the saved JSON, read back by :meth:`from_info`."""
         return {
-            "strategy": self.strategy,
-            "workers": self.workers,
-            "start": self.start,
-            **self.job.extra_info(),
-        }
+            "strategy": self.strategy, "case": self.name, "kind": self.kind, "pool": self.pool,
+            "workers": self.workers, "start": self.start, **self.job.extra_info(),
+        }  # fmt: skip
 
 
-BENCH_STRATEGIES = (*STRATEGIES, WARM)
+def saved_kind(info: Mapping[str, Any]) -> tuple[str | None, Pool, Kind]:
+    """A saved case's strategy, pool and kind. Runs saved before ``kind`` and ``pool`` were fields named the
+    control and the kept pool as strategies: read here, and nowhere else."""
+    strategy = info["strategy"]
+    if "kind" in info:
+        return strategy, Pool(info["pool"]), Kind(info["kind"])
+    if strategy == Kind.CONTROL:
+        return None, Pool.NEW, Kind.CONTROL
+    return (
+        ("process_batches", Pool.KEPT, Kind.STRATEGY)
+        if strategy == WARM_POOL
+        else (strategy, Pool.NEW, Kind.STRATEGY)
+    )
+
+
+BENCH_STRATEGIES = (*STRATEGIES, WARM_POOL)
 
 
 @dataclass(frozen=True)
@@ -148,9 +229,9 @@ WITHOUT_DASK = tuple(name for name in BENCH_STRATEGIES if name != "dask")
 # The quick profile's strategies: those that won a job on a 2-core VM (on a tmpfs and on ext4), auto, and the
 # warm pool. asyncio, asyncio_threads, io_uring, pipeline, processes_threads and dask never did there (each
 # 0.1-0.9x the fastest); the full profile measures them.
-QUICK_STRATEGIES = ("sequential", "threads", "processes", "process_batches", "auto", WARM)
+QUICK_STRATEGIES = ("sequential", "threads", "processes", "process_batches", "auto", WARM_POOL)
 # What a script run once would call, and the control: cold start-up is where they differ most.
-COLD_STRATEGIES = (CONTROL, "sequential", "threads", "process_batches", "auto")
+COLD_STRATEGIES = (Kind.CONTROL, "sequential", "threads", "process_batches", "auto")
 
 PROFILES = {
     # A CPU-bound job, an I/O-bound one and a durable one at as many workers as CPUs, warm and cold: about
@@ -259,11 +340,18 @@ def _jobs(
     for kind in sizes:
         for durability in durabilities:
             if kind == CSV:
-                jobs.append(Job(CsvWorkload(), files or profile.csv_files, durability))
+                jobs.append(Job.csv(files or profile.csv_files, durability))
             else:
                 size = parse_size(kind)
-                jobs.append(Job(PayloadWorkload(size), files or payload_files(size), durability))
+                jobs.append(Job.payload(size, files or payload_files(size), durability))
     return jobs
+
+
+def _strategy_case(name: str, workers: int, job: Job, start: Start = Start.WARM) -> Case:
+    """The case a name of ``--fileio-strategies`` (a strategy, or warm_pool) stands for."""
+    if name == WARM_POOL:
+        return Case("process_batches", workers, job, start, Pool.KEPT)
+    return Case(name, workers, job, start)
 
 
 def cases_of(
@@ -275,16 +363,18 @@ def cases_of(
     cases = []
     for job in jobs:
         if job.has_control:
-            cases.append(Case(CONTROL, 1, job))
+            cases.append(Case.control(job))
         if "sequential" in strategies:
             cases.append(Case("sequential", 1, job))
         for strategy in strategies:
             if strategy != "sequential":
-                cases.extend(Case(strategy, count, job) for count in workers)
+                cases.extend(_strategy_case(strategy, count, job) for count in workers)
         for strategy in cold:
-            if strategy in strategies or (strategy == CONTROL and job.has_control):
-                single = strategy in (CONTROL, "sequential")
-                cases.append(Case(strategy, 1 if single else max(workers), job, COLD_START))
+            if strategy == Kind.CONTROL and job.has_control:
+                cases.append(Case.control(job, Start.COLD))
+            elif strategy in strategies:
+                count = 1 if strategy == "sequential" else max(workers)
+                cases.append(_strategy_case(strategy, count, job, Start.COLD))
     return cases
 
 
@@ -299,9 +389,9 @@ def _profile_jobs(
     the user's own workload is one job per durability."""
     profile = PROFILES[name]
     if workload:
-        made, count = fileio.load_workload(workload), files or CUSTOM_FILES
+        count = files or CUSTOM_FILES
         return [
-            Job(made, count, durability, workload) for durability in durabilities or profile.durabilities
+            Job.custom(workload, count, durability) for durability in durabilities or profile.durabilities
         ], []
     jobs = _jobs(sizes or profile.sizes, durabilities or profile.durabilities, files, profile)
     if not profile.durable:
@@ -313,7 +403,7 @@ def _profile_jobs(
             "job is left out"
         )
         return jobs, [note]
-    return [*jobs, Job(PayloadWorkload(parse_size(size)), files or count, durability)], []
+    return [*jobs, Job.payload(parse_size(size), files or count, durability)], []
 
 
 def read_settings(options: Mapping[str, str | None]) -> Settings:

@@ -28,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from bench.matrix import Job
 from bench.stats import typical_ratio
 
 # The bytes, as fileio's CsvWorkload and PayloadWorkload make them, and at the same cost (making 256 KiB by
@@ -100,18 +101,10 @@ NEEDS = {"joblib": "joblib", "mpire": "mpire"}
 FILEIO_STRATEGIES = ("sequential", "threads", "process_batches", "processes", "auto")
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    kind: str  # "csv" or "payload"
-    count: int
-    size: int = 0  # bytes per file, for a payload
-
-
-JOBS = {
-    "csv": Job("CSV x200", "csv", 200),
-    "4k": Job("4 KiB x4,000", "payload", 4000, 4096),
-    "256k": Job("256 KiB x1,000", "payload", 1000, 256 << 10),
+JOBS = {  # the benchmark's jobs (bench.matrix.Job), written without durability
+    "csv": Job.csv(200, "none"),
+    "4k": Job.payload(4096, 4000, "none"),
+    "256k": Job.payload(256 << 10, 1000, "none"),
 }
 
 
@@ -137,15 +130,15 @@ def contenders(strategies: list[str], peers: list[str]) -> tuple[list[Contender]
 def run_once(script: str, job: Job, workers: int, parent: str, environment: dict[str, str]) -> float:
     """Wall seconds of one fresh interpreter running ``script`` on ``job`` into a new directory."""
     target = tempfile.mkdtemp(prefix="peer-", dir=parent)
-    command = [sys.executable, script, job.kind, str(job.count), str(job.size), str(workers), target]
+    command = [sys.executable, script, job.kind, str(job.files), str(job.size), str(workers), target]
     try:
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{script} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-        if len(os.listdir(target)) != job.count:
-            raise RuntimeError(f"{script} wrote {len(os.listdir(target))} of {job.count} files")
+        if len(os.listdir(target)) != job.files:
+            raise RuntimeError(f"{script} wrote {len(os.listdir(target))} of {job.files} files")
         return elapsed
     finally:
         shutil.rmtree(target)
@@ -170,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         print(f"left out (not installed): {', '.join(missing)}")
     for job in args.jobs:
-        print(f"\n{JOBS[job].name}")
+        print(f"\n{JOBS[job].label} x{JOBS[job].files:,}")
         print("\n".join(job_lines(chosen, {c.name: times[job, c.name] for c in chosen})))
 
 

@@ -17,8 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.matrix import Start
 from bench.stats import CONFIDENCE, bootstrap_interval, same_sweeps, typical_ratio
-from bench.verdict import QUESTIONS, RESAMPLES, Case, read_cases, verdicts
+from bench.tables import Result
+from bench.verdict import QUESTIONS, RESAMPLES, read_cases, verdicts
+from bench.verdict import label as case_label
 
 SLOWER_CONFIDENCE = 0.99
 SLOWER_MARGIN = 0.05
@@ -45,7 +48,7 @@ class PythonsVerdict:
     """Per job and start: the fastest Python and its case against each other Python, and the clear losses."""
 
     job: str
-    start: str
+    start: Start
     fastest: str
     case: str
     against: list[Comparison]
@@ -53,7 +56,7 @@ class PythonsVerdict:
 
 
 def _compare(
-    case: str, first: str, second: str, sides: dict[str, dict[str, Case]], confidence: float
+    case: str, first: str, second: str, sides: dict[str, dict[str, Result]], confidence: float
 ) -> Comparison:
     slow, fast = same_sweeps(sides[second][case].rounds, sides[first][case].rounds)
     ratio = float(typical_ratio(slow, fast))
@@ -65,7 +68,9 @@ def _compare(
     return Comparison(case, first, second, ratio, low, high)
 
 
-def _clearly_slower(case: str, one: str, other: str, sides: dict[str, dict[str, Case]]) -> Comparison | None:
+def _clearly_slower(
+    case: str, one: str, other: str, sides: dict[str, dict[str, Result]]
+) -> Comparison | None:
     """The comparison, faster Python first, where one of the two is clearly slower on ``case``."""
     if min(len(sides[one][case].rounds), len(sides[other][case].rounds)) < SLOWER_MIN_SWEEPS:
         return None
@@ -80,7 +85,7 @@ def compare(runs: dict[str, dict[str, Any]]) -> list[PythonsVerdict]:
     """``runs``: each Python's label and its run as pytest-benchmark saves it (the same sweeps on all)."""
     cases = {
         label: {
-            (job.name, start): {case.name: case for case in group}
+            (job.name, start): {case_label(case): case for case in group}
             for (job, start), group in read_cases(run).items()
         }
         for label, run in runs.items()

@@ -7,11 +7,7 @@ checkout's, or the parent commit's when CI gates a change (both sides then run i
 - Cold: ``python bench/runner.py REQUEST`` does one request and exits; the benchmark times the whole process,
   from the interpreter's start to its exit, as a script run once pays it.
 
-A request: ``{"op": "save", "strategy", "workers", "job": Job.spec(), "files", "durability", "directory"}``
-(with ``"forget": true``, fileio first forgets what it measured in earlier saves: ``forget_measurements``),
-answered ``{"seconds", "files", "bytes"}``; ``{"op": "ceiling", ..., "concurrencies"}``, answered
-``{"seconds": {workers: the ceiling}, "capacity": {workers: how many times as fast as one they made
-bytes}}``; ``{"op": "about"}``, answered ``{"api", "source"}``. A failure is answered ``{"error": "..."}``.
+The requests and their answers: ``bench/protocol.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +20,10 @@ from time import perf_counter
 from typing import Any
 
 import control  # type: ignore[import-not-found]  # beside this script: plain code, no fileio, so that a cold control pays no fileio import
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bench.protocol import AboutRequest, CeilingRequest, Request, SaveRequest
 
 CPUS = os.cpu_count() or 1
 
@@ -40,19 +40,22 @@ def workload(spec: dict[str, Any]) -> Any:
 
 
 class Runner:
-    """Answers requests; keeps a warm pool per worker count for the ``warm_pool`` case."""
+    """Answers requests; keeps a warm pool per worker count for the cases on a kept pool."""
 
     def __init__(self) -> None:
         self.pools: dict[int, Any] = {}
 
-    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, request: Request) -> dict[str, Any]:
         try:
-            answer: dict[str, Any] = getattr(self, request["op"])(request)
-            return answer
+            if request["op"] == "save":
+                return self.save(request)
+            if request["op"] == "ceiling":
+                return self.ceiling(request)
+            return self.about(request)
         except BaseException as error:  # noqa: BLE001  # the benchmark reports it, naming the case
             return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
 
-    def about(self, request: dict[str, Any]) -> dict[str, Any]:
+    def about(self, request: AboutRequest) -> dict[str, Any]:
         """This side's fileio: its API, where it is, which of its strategies can run here, and its Python."""
         import platform  # here: a cold round's runner never asks, and should not pay for them
         import sysconfig
@@ -78,36 +81,35 @@ class Runner:
             },
         }
 
-    def save(self, request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("forget"):
-            import fileio
+    def save(self, request: SaveRequest) -> dict[str, Any]:
+        if request["forget"]:
             from fileio.auto.figures import forget_measurements
 
             forget_measurements()
         ids, directory, durability = range(request["files"]), request["directory"], request["durability"]
-        strategy, workers, spec = request["strategy"], request["workers"], request["job"]
-        if strategy == "control":
+        workers, spec = request["workers"], request["job"]
+        if request["kind"] == "control":
             made = control.ControlWorkload(**spec)
             start = perf_counter()
             report = control.save(directory, ids, made, durability)
-        else:
+        elif request["pool"] == "kept":  # started before the clock, at the case's warm-up round
             import fileio
 
             made = workload(spec)
-            if strategy == "warm_pool":  # started before the clock, at the case's warm-up round
-                if workers not in self.pools:
-                    self.pools[workers] = fileio.WarmPool(workers)
-                    self.pools[workers].start()
-                start = perf_counter()
-                report = self.pools[workers].save(directory, ids, workload=made, durability=durability)
-            else:
-                save = fileio.STRATEGIES[strategy]
-                start = perf_counter()
-                report = save(directory, ids, workers=workers, workload=made, durability=durability)
+            if workers not in self.pools:
+                self.pools[workers] = fileio.WarmPool(workers)
+                self.pools[workers].start()
+            start = perf_counter()
+            report = self.pools[workers].save(directory, ids, workload=made, durability=durability)
+        else:
+            import fileio
+
+            made, save = workload(spec), fileio.STRATEGIES[str(request["strategy"])]
+            start = perf_counter()
+            report = save(directory, ids, workers=workers, workload=made, durability=durability)
         return {"seconds": perf_counter() - start, "files": report.files, "bytes": report.bytes}
 
-    def ceiling(self, request: dict[str, Any]) -> dict[str, Any]:
-
+    def ceiling(self, request: CeilingRequest) -> dict[str, Any]:
         concurrencies = request["concurrencies"]
         from fileio.ceiling import measure_ceiling  # asked of this checkout's side only (bench.sweep)
 

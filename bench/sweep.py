@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.matrix import WARM, Case
+from bench.matrix import Case, Job, Kind, Start
 from bench.memory import PeakMemory
+from bench.protocol import CeilingRequest, Request, SaveRequest
 from bench.stats import same_sweeps, typical_log, typical_log_half_width
 
 RUNNER = Path(__file__).with_name("runner.py")
@@ -39,7 +40,6 @@ PRECISION = 0.02  # stop once every case's ratio to the reference is known withi
 # confidence: a case is looked at after every sweep, and at 95 % one in thirty cases 15 % slower was decided
 # below 10 % by a run of lucky sweeps (simulated, rounds varying by 15 %); at 99 %, none in sixty.
 DECIDED_CONFIDENCE = 0.99
-CEILING = "ceiling"
 
 
 class MeasurementError(Exception):
@@ -72,16 +72,14 @@ class Side:
         # Load its pool machinery now (and start its fork server, where fileio uses one), so that no case's
         # first round pays it (nor counts its memory).
         directory = tempfile.mkdtemp()
-        self.ask({"op": "save", "strategy": "process_batches", "workers": 1, "files": 1, "durability": "none",
-                  "job": {"kind": "payload", "size": 1}, "directory": directory})  # fmt: skip
+        self.ask(save_request(Case("process_batches", 1, Job.payload(1, 1, "none")), directory, forget=False))
         shutil.rmtree(directory)
 
     def runs(self, case: Case) -> bool:
         """Whether this side's fileio can run the case (a parent commit may lack a strategy, or a binding)."""
-        strategy = "process_batches" if case.strategy == WARM else case.strategy
-        return case.is_control or bool(self.about["can_run"].get(strategy))
+        return case.strategy is None or bool(self.about["can_run"].get(case.strategy))
 
-    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+    def ask(self, request: Request) -> dict[str, Any]:
         """One request to the warm runner."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(json.dumps(request) + "\n")
@@ -92,7 +90,7 @@ class Side:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def cold(self, request: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    def cold(self, request: SaveRequest) -> tuple[float, dict[str, Any]]:
         """One request in a fresh interpreter: its whole life's wall seconds, and its answer."""
         start = time.perf_counter()
         done = subprocess.run(
@@ -161,11 +159,8 @@ def measure_job(
     return sweeper.measure(min_sweeps, max_sweeps, budget, with_ceiling, rule)
 
 
-Item = Case | None  # an item of a sweep: one case on every side that runs it, or None, the job's ceiling
-
-
 class StopRule(Protocol):
-    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+    def next_items(self, items: list[Case], rounds: dict[tuple[str, str], Rounds]) -> list[Case]:
         """The items the next sweep holds, once the first sweeps ran; none to stop."""
         ...
 
@@ -178,7 +173,7 @@ class Precise:
     sides: list[Side]
     cases: list[Case]
 
-    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+    def next_items(self, items: list[Case], rounds: dict[tuple[str, str], Rounds]) -> list[Case]:
         return [] if _precise(rounds, self.sides, self.cases, self.references) else items
 
 
@@ -192,9 +187,11 @@ class Gated:
     gate: float
     sides: list[Side]
 
-    def next_items(self, items: list[Item], rounds: dict[tuple[str, str], Rounds]) -> list[Item]:
+    def next_items(self, items: list[Case], rounds: dict[tuple[str, str], Rounds]) -> list[Case]:
         return [
-            item for item in items if item is not None and not _decided(item, rounds, self.sides, self.gate)
+            item
+            for item in items
+            if item.kind != Kind.CEILING and not _decided(item, rounds, self.sides, self.gate)
         ]
 
 
@@ -227,7 +224,7 @@ class Sweeper:
             for side in self.sides:
                 if side.runs(case):
                     self.run(side, case, warm_up=True)
-        items: list[Item] = [*self.cases, *([None] if with_ceiling else [])]
+        items = [*self.cases, *([Case.ceiling(self.job)] if with_ceiling else [])]
         sweeps, last_sweep_s = 0, 0.0
         while sweeps < max_sweeps:
             swept = time.monotonic()
@@ -239,7 +236,7 @@ class Sweeper:
                     break
             order.shuffle(items)
             for item in items:
-                if item is None:
+                if item.kind == Kind.CEILING:
                     self.ceiling()
                     continue
                 for side in order.sample(self.sides, len(self.sides)):
@@ -255,14 +252,9 @@ class Sweeper:
         if entry.error is not None:
             return
         directory = Path(tempfile.mkdtemp(prefix=f"{case.id}-", dir=self.root))
-        job = self.job
-        request = {
-            "op": "save", "strategy": case.strategy, "workers": case.workers, "job": job.spec(),
-            "files": job.files, "durability": job.durability, "directory": str(directory),
-            "forget": self.forget,
-        }  # fmt: skip
+        request = save_request(case, str(directory), self.forget)
         try:
-            if case.is_cold:
+            if case.start == Start.COLD:
                 seconds, answer = side.cold(request)
             else:
                 with PeakMemory(side.process.pid) if warm_up else nullcontext() as peak:
@@ -284,16 +276,27 @@ class Sweeper:
     def ceiling(self) -> None:
         """The job's ceiling at each pool size, measured by the first side."""
         job = self.job
-        answer = self.sides[0].ask(
-            {"op": "ceiling", "job": job.spec(), "files": job.files, "durability": job.durability,
-             "directory": str(self.root), "concurrencies": self.concurrencies}
-        )  # fmt: skip
+        request: CeilingRequest = {
+            "op": "ceiling", "job": job.spec(), "files": job.files, "durability": job.durability,
+            "directory": str(self.root), "concurrencies": self.concurrencies,
+        }  # fmt: skip
+        answer = self.sides[0].ask(request)
         if "error" in answer:
             raise MeasurementError(f"the ceiling of {job.name}: {answer['error']}")
         for count in self.concurrencies:
             self.ceilings[count].append(answer["seconds"][str(count)])
             if (capacity := answer["capacity"][str(count)]) is not None:
                 self.capacities[count].append(capacity)
+
+
+def save_request(case: Case, directory: str, forget: bool) -> SaveRequest:
+    """The request for one round of ``case`` (a strategy's or the control's) into ``directory``."""
+    job = case.job
+    return {
+        "op": "save", "kind": case.kind, "strategy": case.strategy, "pool": case.pool,
+        "workers": case.workers, "job": job.spec(), "files": job.files, "durability": job.durability,
+        "directory": directory, "forget": forget,
+    }  # fmt: skip
 
 
 def _precise(
@@ -320,7 +323,7 @@ def _decided(case: Case, rounds: dict[tuple[str, str], Rounds], sides: list[Side
     verdict on it; a control, and a case one side cannot run, are decided at once."""
     current, baseline = sides
     new, old = rounds.get((current.name, case.id)), rounds.get((baseline.name, case.id))
-    if case.is_control or new is None or old is None or new.error or old.error:
+    if case.kind == Kind.CONTROL or new is None or old is None or new.error or old.error:
         return True
     logs = _logs(new.seconds, old.seconds)
     distance = abs(float(typical_log(logs)) - math.log1p(gate / 100))

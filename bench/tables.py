@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.matrix import WARM, Case
+from bench.matrix import WARM_POOL, Case, Kind, Pool, Start
 from bench.stats import TRIM, same_sweeps, typical_ratio
 
 WARM_NOTE = (
-    f"({WARM}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
+    f"({WARM_POOL}: process_batches on a fileio.WarmPool started before the clock; every other case's time "
     "includes starting its workers)"
 )
 COLD_NOTE = (
@@ -52,7 +52,7 @@ class Result:
     @property
     def efficiency(self) -> float | None:
         """The ceiling over the case's time, sweep by sweep; warm cases only (the ceiling has no start-up)."""
-        if self.ceilings is None or self.case.is_cold:
+        if self.ceilings is None or self.case.start == Start.COLD:
             return None
         return float(typical_ratio(*same_sweeps(self.ceilings, self.rounds)))
 
@@ -85,7 +85,7 @@ def _fastest(results: list[Result]) -> list[Result]:
     """The fastest case of each start by the speed-up column, sweep by sweep (by the median where there is
     no sequential case), as the verdict decides."""
     groups = [
-        [result for result in results if result.case.start == start and not result.case.is_control]
+        [result for result in results if result.case.start == start and result.case.kind == Kind.STRATEGY]
         for start in {result.case.start for result in results}
     ]
     return [
@@ -101,7 +101,7 @@ def _row(
     """One case's line of its job's table (``width``: the efficiency column's, 0 for none)."""
     speedup = result.speedup(sequential_result(results, result.case.start))
     return (
-        f"{result.case.strategy:<20}{result.case.workers:>8}{result.case.start:>6}"
+        f"{result.case.name:<20}{result.case.workers:>8}{result.case.start:>6}"
         f"{result.median:>11.4f}{result.bytes / 1e6 / result.median:>10.1f}"
         f"{result.files / result.median:>10.1f}{'-' if speedup is None else f'{speedup:.2f}x':>10}"
         f"{f'{result.efficiency:.0%}' if result.efficiency is not None else '':>{width}}"
@@ -144,9 +144,9 @@ def job_table(
     for result in results:
         mark = "  <- fastest" if any(result is best for best in fastest) else ""
         lines.append((_row(result, results, width, previous) + mark, False))
-    if any(result.case.strategy == WARM for result in results):
+    if any(result.case.pool == Pool.KEPT for result in results):
         lines.append((WARM_NOTE, False))
-    if any(result.case.is_cold for result in results):
+    if any(result.case.start == Start.COLD for result in results):
         lines.append((COLD_NOTE, False))
     return lines
 

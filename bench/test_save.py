@@ -12,7 +12,7 @@ import pytest
 
 from bench.adapter import record_rounds
 from bench.control import ControlWorkload
-from bench.matrix import Case, Settings
+from bench.matrix import Case, Kind, Settings
 from bench.sweep import JobMeasurement, Side, measure_job
 from bench.tables import Result
 from fileio import Workload, verify
@@ -45,7 +45,7 @@ def expected(workload: Workload | ControlWorkload, files: int) -> dict[str, dict
 def verify_round(case: Case, directory: Path) -> None:
     """Fail the case unless the round wrote exactly its job's bytes (the control: its own bytes)."""
     job = case.job
-    workload = ControlWorkload(**job.spec()) if case.is_control else job.workload  # type: ignore[arg-type]
+    workload = ControlWorkload(**job.spec()) if case.kind == Kind.CONTROL else job.workload  # type: ignore[arg-type]
     verify(directory, range(job.files), workload, **expected(workload, job.files))
 
 
@@ -71,8 +71,8 @@ class Measurements:
         if name not in self.jobs:
             cases = [other for other in self.selected if other.job.name == name]
             references: dict[str, Case] = {}  # per start: the control, else sequential
-            for other in sorted(cases, key=lambda each: not each.is_control):
-                if other.is_control or other.strategy == "sequential":
+            for other in sorted(cases, key=lambda each: each.kind != Kind.CONTROL):
+                if other.kind == Kind.CONTROL or other.strategy == "sequential":
                     references.setdefault(other.start, other)
             settings = self.settings
             self.jobs[name] = measure_job(

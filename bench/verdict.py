@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
-from bench.matrix import CONTROL, CSV, WARM, WARM_START
+from bench.matrix import CSV, Case, Job, Kind, Pool, Start
 from bench.stats import CONFIDENCE, bootstrap_interval, same_sweeps, typical_ratio
+from bench.tables import Result
 
 AUTO = "auto"  # chooses among the others: never the verdict itself, but measured against it
 RESAMPLES = 2000
@@ -28,37 +27,11 @@ RESOLVED = 1.20
 
 
 @dataclass(frozen=True)
-class Case:
-    strategy: str
-    workers: int
-    start: str
-    rounds: list[float]
-    ceilings: list[float] | None = None  # the job's ceiling in each sweep, at this pool size
-    peak_rss_mb: float | None = None
-    capacities: list[float] | None = (
-        None  # how many times as fast as one this pool size made bytes, per sweep
-    )
-
-    @property
-    def name(self) -> str:
-        return self.strategy if self.strategy == "sequential" else f"{self.strategy} w{self.workers}"
-
-
-@dataclass(frozen=True)
-class Job:
-    """What a job is, from the fields the run saved (never from its name)."""
-
-    name: str
-    kind: str  # "csv", "payload" or "custom"
-    durability: str
-
-
-@dataclass(frozen=True)
 class JobVerdict:
     job: str
     kind: str
     durability: str
-    start: str  # "warm" or "cold"
+    start: Start
     fastest: str
     speedup: float | None  # over sequential started alike, sweep by sweep; None without a sequential case
     low: float | None  # its confidence interval
@@ -87,49 +60,54 @@ def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, f
     return (ratio, *bootstrap_interval((slow, fast), typical_ratio, RESAMPLES, paired=True))
 
 
-def _median(case: Case) -> float:
-    return float(np.median(case.rounds))
-
-
-def _speed(sequential: Case | None) -> Callable[[Case], float]:
+def _speed(sequential: Result | None) -> Callable[[Result], float]:
     """How fast a case is, as the table's speed-up column says: its speed-up over ``sequential``, sweep by
     sweep (``bench.stats``); without a sequential case, one over its median. The fastest mark, the verdict
     and the column beside them so never disagree."""
     if sequential is None:
-        return lambda case: 1 / _median(case)
+        return lambda case: 1 / case.median
     return lambda case: float(typical_ratio(*same_sweeps(sequential.rounds, case.rounds)))
 
 
-def read_cases(run: dict[str, Any]) -> dict[tuple[Job, str], list[Case]]:
-    """The cases of a saved run, by job and start, in the order measured."""
-    groups: dict[tuple[Job, str], list[Case]] = {}
+def read_cases(run: dict[str, Any]) -> dict[tuple[Job, Start], list[Result]]:
+    """The cases of a saved run with what they measured, by job and start, in the order measured."""
+    groups: dict[tuple[Job, Start], list[Result]] = {}
     for bench in run["benchmarks"]:
         info, rounds = bench.get("extra_info", {}), bench.get("stats", {}).get("data")
         if "job" in info and rounds:
-            job = Job(info["job"], info["job_kind"], info["durability"])
-            case = Case(
-                info["strategy"], info["workers"], info["start"], rounds, info.get("ceiling_rounds"),
-                info.get("peak_rss_mb"), info.get("capacity_rounds"),
+            case = Case.from_info(info)
+            result = Result(
+                case, rounds, info.get("files", 0), info.get("bytes", 0), info.get("peak_rss_mb"),
+                info.get("ceiling_rounds"), len(rounds), info.get("capacity_rounds"),
             )  # fmt: skip
-            groups.setdefault((job, info["start"]), []).append(case)
+            groups.setdefault((case.job, case.start), []).append(result)
     return groups
 
 
-def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
+def label(result: Result) -> str:
+    """What the verdict calls a case: its name, and its pool size unless it is sequential."""
+    case = result.case
+    return case.name if case.strategy == "sequential" else f"{case.name} w{case.workers}"
+
+
+def judge(job: Job, start: Start, cases: list[Result]) -> JobVerdict:
     """The verdict on one job's cases started alike."""
-    by_strategy = {case.strategy: case for case in cases}
+    by_strategy = {case.case.name: case for case in cases}
     # The verdict is on one save, its workers' start-up included: auto is measured against it, not in it, and
     # the warm pool, whose start-up is not in its time, answers another question (saves batch after batch).
-    strategies = [case for case in cases if case.strategy not in (CONTROL, AUTO, WARM)]
+    strategies = [
+        case for case in cases
+        if case.case.kind == Kind.STRATEGY and case.case.pool == Pool.NEW and case.case.strategy != AUTO
+    ]  # fmt: skip
     fastest = max(strategies, key=_speed(by_strategy.get("sequential")))
     auto = _paired_ratio(fastest.rounds, by_strategy[AUTO].rounds)[0] if AUTO in by_strategy else None
     warm = max(
-        (case for case in cases if case.strategy == WARM),
+        (case for case in cases if case.case.pool == Pool.KEPT),
         key=_speed(by_strategy.get("sequential")),
         default=None,
     )
     ties = [
-        case.name
+        label(case)
         for case in strategies
         if case is not fastest and _paired_ratio(case.rounds, fastest.rounds)[1] <= 1.0
     ]
@@ -141,22 +119,22 @@ def judge(job: Job, start: str, cases: list[Case]) -> JobVerdict:
         reliable = low > 1.0 or high <= low * RESOLVED
     if not reliable:
         notes.append(
-            f"the speed-up is known only within {low:.2f}-{high:.2f}x, so whether {fastest.name} beats "
+            f"the speed-up is known only within {low:.2f}-{high:.2f}x, so whether {label(fastest)} beats "
             "sequential at all was not resolved from the machine's noise in this run's budget; benchmark on "
             "a tmpfs (--fileio-dir) or with more sweeps (--fileio-rounds)"
         )
     efficiency = efficiency_low = efficiency_high = None
     if fastest.ceilings:
         efficiency, efficiency_low, efficiency_high = _paired_ratio(fastest.ceilings, fastest.rounds)
-    widest = max((case for case in cases if case.capacities), key=lambda case: case.workers, default=None)
+    widest = max(
+        (case for case in cases if case.capacities), key=lambda case: case.case.workers, default=None
+    )
     return JobVerdict(
-        job.name, job.kind, job.durability, start, fastest.name, speedup, low, high, ties,
-        auto, warm.name if warm else None,
+        job.name, job.kind, job.durability, start, label(fastest), speedup, low, high, ties,
+        auto, label(warm) if warm else None,
         _paired_ratio(fastest.rounds, warm.rounds)[0] if warm else None,
-        efficiency, efficiency_low, efficiency_high, fastest.peak_rss_mb, reliable, notes,
-        len(fastest.rounds),
-        float(np.median(widest.capacities)) if widest and widest.capacities else None,
-        widest.workers if widest else 0,
+        efficiency, efficiency_low, efficiency_high, fastest.peak_mb, reliable, notes,
+        len(fastest.rounds), widest.capacity if widest else None, widest.case.workers if widest else 0,
     )  # fmt: skip
 
 
@@ -165,8 +143,8 @@ def verdicts(run: dict[str, Any]) -> list[JobVerdict]:
 
 
 QUESTIONS = {
-    WARM_START: "in a running program",
-    "cold": "a script run once (a fresh interpreter, its start-up included)",
+    Start.WARM: "in a running program",
+    Start.COLD: "a script run once (a fresh interpreter, its start-up included)",
 }
 
 

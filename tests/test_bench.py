@@ -20,7 +20,7 @@ import pytest
 
 import fileio
 from bench import REQUIRED_API
-from bench.matrix import PROFILES
+from bench.matrix import PROFILES, Case, Job
 from fileio.verification import expected_digests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -519,7 +519,7 @@ def test_a_side_runs_compiled_bytecode_kept_in_its_cache(
     """A side's interpreters import fileio compiled, as pip installs it, even where PYTHONDONTWRITEBYTECODE
     is set: its warm runner compiles into the side's cache (never into the checkout), and a cold round
     compiles nothing again, so that no cold round times the compiler."""
-    from bench.sweep import Side
+    from bench.sweep import Side, save_request
 
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     side = Side("current", ROOT, tmp_path / "cache")
@@ -527,8 +527,7 @@ def test_a_side_runs_compiled_bytecode_kept_in_its_cache(
         compiled = {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").rglob("*.pyc")}
         assert {"job", "sequential"} <= {path.name.split(".")[0] for path in compiled}
         target = tmp_path / "out"
-        request = {"op": "save", "strategy": "sequential", "workers": 1, "files": 2, "durability": "none",
-                   "job": {"kind": "payload", "size": 16}, "directory": str(target)}  # fmt: skip
+        request = save_request(Case("sequential", 1, Job.payload(16, 2, "none")), str(target), forget=False)
         seconds, answer = side.cold(request)
         assert answer["files"] == 2 and seconds > 0, answer
         assert {path: path.stat().st_mtime_ns for path in compiled} == compiled
@@ -541,7 +540,7 @@ def test_a_gated_round_forgets_what_earlier_saves_taught(
 ) -> None:
     """A save asked with ``"forget": true`` starts from no learned figures: the runner drops them from its
     side's cache (and its memory) first, so that the gate's two sides decide alike; without it they stay."""
-    from bench.sweep import Side
+    from bench.sweep import Side, save_request
     from fileio.auto import figures
 
     side = Side("current", ROOT, tmp_path / "cache")
@@ -549,8 +548,8 @@ def test_a_gated_round_forgets_what_earlier_saves_taught(
         monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
         learned = Path(figures.path())  # where the side's runner keeps its figures
         learned.write_text("start\tfork\t0.003\n")
-        request = {"op": "save", "strategy": "sequential", "workers": 1, "files": 2, "durability": "none",
-                   "job": {"kind": "payload", "size": 16}, "directory": str(tmp_path / "out")}  # fmt: skip
+        case = Case("sequential", 1, Job.payload(16, 2, "none"))
+        request = save_request(case, str(tmp_path / "out"), forget=False)
         assert side.ask(request)["files"] == 2 and learned.exists()
         assert side.ask({**request, "forget": True})["files"] == 2 and not learned.exists()
     finally:

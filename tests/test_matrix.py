@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,14 +12,17 @@ from bench.control import ControlWorkload
 from bench.matrix import (
     BENCH_STRATEGIES,
     COLD_STRATEGIES,
-    CONTROL,
     GATE_BUDGET_S,
     GATE_MAX_SWEEPS,
     GATE_MIN_SWEEPS,
     QUICK_STRATEGIES,
-    WARM,
+    WARM_POOL,
+    Case,
     Job,
+    Kind,
     OptionError,
+    Pool,
+    Start,
     payload_files,
     read_settings,
 )
@@ -64,9 +68,16 @@ def my_workload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_quick_strategies_are_those_that_can_win_on_a_small_machine() -> None:
     """quick measures the strategies that won a job on a 2-core VM, the warm pool
     and auto."""
-    assert set(QUICK_STRATEGIES) == {"sequential", "threads", "processes", "process_batches", "auto", WARM}
+    assert set(QUICK_STRATEGIES) == {
+        "sequential",
+        "threads",
+        "processes",
+        "process_batches",
+        "auto",
+        WARM_POOL,
+    }
     assert set(QUICK_STRATEGIES) <= set(BENCH_STRATEGIES)
-    assert WARM in QUICK_STRATEGIES and "auto" in QUICK_STRATEGIES
+    assert WARM_POOL in QUICK_STRATEGIES and "auto" in QUICK_STRATEGIES
 
 
 def test_quick_profile() -> None:
@@ -91,19 +102,21 @@ def test_one_control_per_job_and_start() -> None:
     for profile in ("quick", "full"):
         cases = read_settings({"profile": profile}).cases
         jobs = {case.job.name for case in cases}
-        controls = [(case.job.name, case.start) for case in cases if case.is_control]
+        controls = [(case.job.name, case.start) for case in cases if case.kind == Kind.CONTROL]
         assert sorted(controls) == sorted((job, start) for job in jobs for start in ("warm", "cold"))
-        assert {case.strategy for case in cases if case.is_control} == {CONTROL}
+        assert {(case.strategy, case.name) for case in cases if case.kind == Kind.CONTROL} == {
+            (None, "control")
+        }
 
 
 def test_cold_cases_are_marked_cold() -> None:
-    """The cold cases (a fresh interpreter each round) say so: start "cold", is_cold, an id ending in -cold
+    """The cold cases (a fresh interpreter each round) say so: start "cold", an id ending in -cold
     and the start in their saved fields; control and sequential cold at one worker, the others at the
     largest pool size; only strategies the run measures warm are measured cold."""
     cases = read_settings({"strategies": "threads,processes", "workers": "1,4", "sizes": "csv"}).cases
     cold = [case for case in cases if case.start == "cold"]
     assert [case.id for case in cold] == ["control-w1-csv-none-cold", "threads-w4-csv-none-cold"]
-    assert all(case.is_cold and case.extra_info()["start"] == "cold" for case in cold)
+    assert all(case.start == Start.COLD and case.extra_info()["start"] == "cold" for case in cold)
     warm = [case for case in cases if case not in cold]
     assert [case.id for case in warm] == [
         "control-w1-csv-none",
@@ -112,9 +125,9 @@ def test_cold_cases_are_marked_cold() -> None:
         "processes-w1-csv-none",
         "processes-w4-csv-none",
     ]
-    assert not any(case.is_cold or case.id.endswith("-cold") for case in warm)
+    assert not any(case.start == Start.COLD or case.id.endswith("-cold") for case in warm)
     assert {case.extra_info()["start"] for case in warm} == {"warm"}
-    assert set(COLD_STRATEGIES) == {CONTROL, "sequential", "threads", "process_batches", "auto"}
+    assert set(COLD_STRATEGIES) == {"control", "sequential", "threads", "process_batches", "auto"}
 
 
 def test_sizes_or_durability_replace_the_profiles_jobs() -> None:
@@ -140,15 +153,19 @@ def test_your_own_workload_replaces_the_jobs(my_workload: str) -> None:
     assert [case.id for case in cases][:2] == ["sequential-w1-Documents-none", "threads-w2-Documents-none"]
     assert "sequential-w1-Documents-none-cold" in [case.id for case in cases]
     assert {case.job.name for case in cases} == {"Documents-none", "Documents-atomic"}
-    assert not any(case.is_control for case in cases) and {case.job.files for case in cases} == {200}
+    assert not any(case.kind == Kind.CONTROL for case in cases)
+    assert {case.job.files for case in cases} == {200}
     job = cases[0].job
     assert job.kind == "custom" and not job.has_control
     assert job.spec() == {"kind": "custom", "factory": my_workload}
     assert job.extra_info() == {
         "job": "Documents-none",
         "job_kind": "custom",
+        "job_label": "Documents",
         "durability": "none",
         "files": 200,
+        "size": 0,
+        "factory": my_workload,
     }
     with pytest.raises(OptionError, match="--fileio-workload: 'my_workload:absent': AttributeError"):
         read_settings({"workload": "my_workload:absent"})
@@ -161,20 +178,21 @@ def test_a_workload_named_like_csv_is_still_custom(tmp_path: Path, monkeypatch: 
     monkeypatch.syspath_prepend(str(tmp_path))
     job = read_settings({"workload": "csv_like:make"}).cases[0].job
     assert job.name == "csv-none" and job.kind == "custom" and job.extra_info()["job_kind"] == "custom"
-    assert not job.has_control and Job(CsvWorkload(), 3, "none").kind == "csv"
+    assert not job.has_control and Job.csv(3, "none").kind == "csv"
 
 
 def test_a_jobs_spec_makes_the_controls_files_alike() -> None:
     """What a runner is sent (Job.spec, plain JSON data) makes the job's workload, and the control's own
     workload made from it has the same file names and bytes as fileio's."""
-    for workload in (CsvWorkload(n_lines=30, n_values=4), PayloadWorkload(5000), PayloadWorkload(65536)):
-        job = Job(workload, 3, "none")
+    for job in (Job.csv(3, "none"), Job.payload(5000, 3, "none"), Job.payload(65536, 3, "none")):
+        workload = job.workload
         assert job.has_control
         control = ControlWorkload(**job.spec())
         for file_id in (0, 7, 1234):
             assert control.file_name(file_id) == workload.file_name(file_id)
             assert control.data(file_id) == workload.data(file_id)
-    assert Job(PayloadWorkload(5000), 3, "fsync").spec() == {"kind": "payload", "size": 5000}
+    assert Job.payload(5000, 3, "fsync").spec() == {"kind": "payload", "size": 5000}
+    assert job.workload == PayloadWorkload(65536) and Job.csv(3, "none").workload == CsvWorkload()
 
 
 def test_payload_files_make_about_64_mib_a_round() -> None:
@@ -213,7 +231,7 @@ def test_full_profile_and_overrides() -> None:
 def test_the_warm_pool_is_a_case_beside_the_strategies() -> None:
     """Every profile measures process_batches on a warm pool too: fileio's strategies, then warm_pool; it
     needs what process_batches needs, and is not measured cold (a script has no pool started before)."""
-    assert (*STRATEGIES, WARM) == BENCH_STRATEGIES
+    assert (*STRATEGIES, WARM_POOL) == BENCH_STRATEGIES
     cases = read_settings({"strategies": "warm_pool", "workers": "2", "sizes": "csv"}).cases
     assert [case.id for case in cases] == [
         "control-w1-csv-none",
@@ -260,16 +278,67 @@ def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: P
 def test_controls_carry_no_strategy_requirement() -> None:
     """The control is plain code: always available; its saved fields name the job and its kind."""
     case = read_settings({}).cases[0]
-    assert case.strategy == CONTROL and case.is_control and case.unavailable_reason is None
+    assert case.kind == Kind.CONTROL and case.strategy is None and case.unavailable_reason is None
     assert case.extra_info() == {
-        "strategy": CONTROL,
+        "strategy": None,
+        "case": "control",
+        "kind": "control",
+        "pool": "new",
         "workers": 1,
+        "start": "warm",
+        "job": "csv-none",
+        "job_kind": "csv",
+        "job_label": "csv",
+        "durability": "none",
+        "files": 24,
+        "size": 0,
+        "factory": None,
+    }
+
+
+def test_a_kept_pool_is_process_batches_on_a_warm_pool() -> None:
+    """``warm_pool`` in --fileio-strategies is process_batches on a kept pool: the name is the case's, for
+    the tables and the ids; its fields say what it is."""
+    [case] = [
+        case for case in read_settings({"strategies": WARM_POOL, "sizes": "csv"}).cases if case.strategy
+    ]
+    assert (case.strategy, case.pool, case.kind, case.name) == (
+        "process_batches",
+        Pool.KEPT,
+        Kind.STRATEGY,
+        WARM_POOL,
+    )
+    assert case.id == f"warm_pool-w{CPUS}-csv-none" and case.unavailable_reason is None
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        Case("threads", 2, Job.payload(4096, 10, "fsync"), Start.COLD),
+        Case("process_batches", 2, Job.csv(24, "none"), pool=Pool.KEPT),
+        Case.control(Job.payload(1 << 20, 64, "atomic")),
+    ],
+    ids=lambda case: case.id,
+)
+def test_a_case_is_read_back_from_its_saved_fields(case: Case) -> None:
+    """What a run saves of a case (through JSON) makes the same case again, the verdict's and the gate's."""
+    assert Case.from_info(json.loads(json.dumps(case.extra_info()))) == case
+
+
+def test_runs_saved_before_kind_and_pool_are_read_alike() -> None:
+    """Runs saved before ``kind`` and ``pool`` named the control and the kept pool as strategies."""
+    old = {
+        "workers": 2,
         "start": "warm",
         "job": "csv-none",
         "job_kind": "csv",
         "durability": "none",
         "files": 24,
     }
+    assert Case.from_info({**old, "strategy": "control", "workers": 1}) == Case.control(Job.csv(24, "none"))
+    warm_pool = Case("process_batches", 2, Job.csv(24, "none"), pool=Pool.KEPT)
+    assert Case.from_info({**old, "strategy": "warm_pool"}) == warm_pool
+    assert Case.from_info({**old, "strategy": "threads"}) == Case("threads", 2, Job.csv(24, "none"))
 
 
 def test_single_value_options_reject_lists(my_workload: str) -> None:

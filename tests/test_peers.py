@@ -11,19 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from bench.peers import NEEDS, PEERS, PRELUDE, Job
+from bench.matrix import Job
+from bench.peers import NEEDS, PEERS, PRELUDE
 from bench.stats import typical_ratio
-from fileio import CsvWorkload, PayloadWorkload, verify
+from fileio import verify
 
-JOBS = [
-    Job("csv", "csv", 3),
-    Job("payload, under a block", "payload", 3, 100),
-    Job("payload, not a whole number of blocks", "payload", 5, 5000),
-    Job("payload, 256 KiB", "payload", 4, 256 << 10),
+JOBS = [  # csv; payloads under a block, not a whole number of blocks, of 256 KiB
+    Job.csv(3, "none"),
+    Job.payload(100, 3, "none"),
+    Job.payload(5000, 5, "none"),
+    Job.payload(256 << 10, 4, "none"),
 ]
 
 
-@pytest.mark.parametrize("job", JOBS, ids=lambda job: job.name)
+@pytest.mark.parametrize("job", JOBS, ids=lambda job: job.label)
 @pytest.mark.parametrize("peer", list(PEERS))
 def test_a_peer_writes_the_bytes_fileio_writes(peer: str, job: Job, tmp_path: Path) -> None:
     if peer in NEEDS and importlib.util.find_spec(NEEDS[peer]) is None:
@@ -31,10 +32,10 @@ def test_a_peer_writes_the_bytes_fileio_writes(peer: str, job: Job, tmp_path: Pa
     script, target = tmp_path / "peer.py", tmp_path / "out"
     script.write_text(PRELUDE + PEERS[peer])
     target.mkdir()
-    command = [sys.executable, str(script), job.kind, str(job.count), str(job.size), "2", str(target)]
+    command = [sys.executable, str(script), job.kind, str(job.files), str(job.size), "2", str(target)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    verify(target, range(job.count), CsvWorkload() if job.kind == "csv" else PayloadWorkload(job.size))
+    verify(target, range(job.files), job.workload)
 
 
 def test_peers_are_compared_round_by_round() -> None:

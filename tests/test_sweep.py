@@ -15,11 +15,10 @@ from bench.gate import Run, compare
 from bench.matrix import GATE_MIN_SWEEPS, Case, Job
 from bench.stats import same_sweeps
 from bench.sweep import Rounds, _decided, measure_job
-from fileio import PayloadWorkload
 
-JOB = Job(PayloadWorkload(1024), 4, "none")
+JOB = Job.payload(1024, 4, "none")
 CONTROL, SEQUENTIAL, THREADS, PROCESSES = (
-    Case("control", 1, JOB), Case("sequential", 1, JOB), Case("threads", 2, JOB), Case("processes", 2, JOB)
+    Case.control(JOB), Case("sequential", 1, JOB), Case("threads", 2, JOB), Case("processes", 2, JOB)
 )  # fmt: skip
 NOISE = 0.15  # the spread of a round's log time, as on this project's 2-core VM
 

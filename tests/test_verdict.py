@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bench.verdict import RESOLVED, Job, judge, line, read_cases, recommendation, report, verdicts
+from bench.matrix import Job
+from bench.verdict import RESOLVED, judge, line, read_cases, recommendation, report, verdicts
 
 QUIET = [1.00, 1.02, 0.98, 1.01, 0.99, 1.00]  # one case's spread over six sweeps on a quiet machine
 # What the machine did in each sweep (a slower disk, another tenant): it falls on every case of the sweep.
@@ -225,7 +226,7 @@ def test_recommendation_across_jobs(tmp_path: Path) -> None:
 
 def test_the_kind_comes_from_the_fields_not_the_name(tmp_path: Path) -> None:
     """A user's workload whose job name says csv is still "your own workload"; a job whose name says none is
-    durable when its saved durability is fsync: the verdict never parses names."""
+    durable when its saved durability is fsync (and named from it): the verdict never parses names."""
     custom = run_json({"sequential-w1": 1.0, "threads-w2": 0.5}, job="csv-none", kind="custom")
     fsynced = run_json(
         {"sequential-w1": 1.0, "processes-w2": 0.5}, job="Reports-none", kind="custom", durability="fsync"
@@ -233,11 +234,11 @@ def test_the_kind_comes_from_the_fields_not_the_name(tmp_path: Path) -> None:
     judged = verdicts(saved(tmp_path, joined(custom, fsynced)))
     assert [(verdict.job, verdict.kind, verdict.durability) for verdict in judged] == [
         ("csv-none", "custom", "none"),
-        ("Reports-none", "custom", "fsync"),
+        ("Reports-fsync", "custom", "fsync"),
     ]
     assert recommendation(judged) == [
         "- your own workload: threads w2 (csv-none, warm)",
-        "- durable saves (fsync or atomic): processes w2 (Reports-none, warm)",
+        "- durable saves (fsync or atomic): processes w2 (Reports-fsync, warm)",
     ]
 
 
@@ -273,7 +274,7 @@ def test_without_sequential_there_is_no_speedup() -> None:
     """Without a sequential case started alike there is nothing to be faster than: no speed-up, no interval,
     and nothing to call unreliable."""
     [((job, start), cases)] = read_cases(run_json({"threads-w2": 0.5, "processes-w2": 0.9})).items()
-    assert job == Job("csv-none", "csv", "none") and start == "warm"
+    assert job == Job.csv(10, "none") and start == "warm"
     verdict = judge(job, start, cases)
     assert verdict.speedup is None and verdict.low is None and verdict.fastest == "threads w2"
     assert verdict.reliable
