@@ -22,7 +22,7 @@ from pytest_benchmark.utils import get_tag
 
 import fileio
 from bench import REQUIRED_API, pythons
-from bench.adapter import compared_run
+from bench.adapter import compared_run, saved_runs
 from bench.gate_plugin import GatePlugin
 from bench.matrix import CPUS, DEFAULT_GATE_THRESHOLD, PROFILES, OptionError, Settings, read_settings
 from bench.sweep import Side
@@ -242,6 +242,25 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     )
 
 
+def last_saved_run(config: pytest.Config, output_json: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest run saved here before this one, of the same profile on the same filesystem; None if none."""
+    profile, filesystem = (
+        output_json["fileio"]["profile"],
+        output_json.get("machine_info", {}).get("filesystem"),
+    )
+    for path in reversed(saved_runs(config)):
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (run.get("fileio", {}).get("profile"), run.get("machine_info", {}).get("filesystem")) == (
+            profile,
+            filesystem,
+        ):
+            return dict(run)
+    return None
+
+
 def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, Any]) -> None:
     settings = config.stash[SETTINGS]
     output_json["fileio"] = {
@@ -251,7 +270,7 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, A
         "source": str(Path(fileio.__file__).parent),
         "session": config.stash[SESSION],  # shared with --fileio-baseline-json: the same sweeps
     }
-    config.stash[VERDICTS] = verdicts(output_json)
+    config.stash[VERDICTS] = verdicts(output_json, last_saved_run(config, output_json))
     output_json["fileio"]["verdict"] = as_json(config.stash[VERDICTS])
     if config.getoption("fileio_baseline") and SIDES in config.stash:
         run = side_run(output_json, config.stash[MEASURED], config.stash[SIDES][1])

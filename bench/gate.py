@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import capacity
 from bench.matrix import DEFAULT_GATE_THRESHOLD, Kind, saved_kind
 from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, same_sweeps, typical_log
 
@@ -36,6 +38,8 @@ class Run:
     log_ratios: dict[str, list[float]]  # case id -> log(case / control) of each sweep, runs pooled
     rounds: dict[str, list[float]]  # case id -> its rounds, in sweep order (one run only: else empty)
     session: str | None  # the measuring session of a single run: two sides of one session share sweeps
+    # Job -> the largest pool size whose parallel capacity the runs measured, and its per-sweep capacities.
+    capacities: dict[str, tuple[int, list[float]]] = field(default_factory=dict)
 
 
 def run_from_json(data: object, source: str) -> Run:
@@ -101,7 +105,19 @@ def _pooled(runs: list[tuple[object, str]], source: str) -> Run:
     if len(profiles) > 1:
         raise GateInputError(f"{source}: runs of different profiles pooled: {', '.join(sorted(profiles))}")
     single = len(runs) == 1
-    return Run(profiles.pop(), log_ratios, all_rounds if single else {}, sessions.pop() if single else None)
+    session = sessions.pop() if single else None
+    return Run(profiles.pop(), log_ratios, all_rounds if single else {}, session, _capacities(runs))
+
+
+def _capacities(runs: list[tuple[object, str]]) -> dict[str, tuple[int, list[float]]]:
+    """Per job, the capacities the runs measured at the largest pool size of the first run, pooled."""
+    pooled: dict[str, tuple[int, list[float]]] = {}
+    for data, _ in runs:
+        assert isinstance(data, dict)  # _pooled checked it
+        for job, (workers, measured) in capacity.of_run(data["benchmarks"]).items():
+            if pooled.setdefault(job, (workers, []))[0] == workers:
+                pooled[job][1].extend(measured)
+    return pooled
 
 
 @dataclass(frozen=True)
@@ -161,8 +177,9 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
     return comparisons
 
 
-def report(comparisons: list[Comparison], threshold: float) -> str:
-    """The table a person reads: one row per case, then a summary naming every regression."""
+def report(comparisons: list[Comparison], threshold: float, notes: Sequence[str] = ()) -> str:
+    """The table a person reads: one row per case, then a summary naming every regression, then ``notes``
+    (:func:`capacity_notes`)."""
     lines = [
         f"{'case':<36}{'baseline':>10}{'current':>10}{'change':>9}   {CONFIDENCE:.0%} interval      verdict",
         "(ratios: the case's time over the control's in the same sweep, their geometric mean over the "
@@ -184,7 +201,13 @@ def report(comparisons: list[Comparison], threshold: float) -> str:
         )
     else:
         lines.append(f"no regression over {threshold:g}% in {len(comparisons)} cases")
-    return "\n".join(lines)
+    return "\n".join([*lines, *(f"note: {note}" for note in notes)])
+
+
+def capacity_notes(baseline: Run, current: Run) -> list[str]:
+    """What the machine gave each job's workers in the two runs, where both measured it (runs of one
+    session share their sweeps, and their capacity: the baseline side's saved run has none)."""
+    return capacity.notes(baseline.capacities, current.capacities, "the baseline run")
 
 
 def regressions(comparisons: list[Comparison]) -> list[str]:
@@ -210,11 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=DEFAULT_GATE_THRESHOLD, help="percent")
     args = parser.parse_args(argv)
     try:
-        comparisons = compare(load_run(args.baseline), load_run(args.current), args.threshold)
+        baseline, current = load_run(args.baseline), load_run(args.current)
+        comparisons = compare(baseline, current, args.threshold)
     except GateInputError as error:
         print(f"gate: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(report(comparisons, args.threshold))
+    print(report(comparisons, args.threshold, capacity_notes(baseline, current)))
     return EXIT_REGRESSED if regressions(comparisons) else 0
 
 

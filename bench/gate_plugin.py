@@ -7,13 +7,23 @@ Registered by the conftest only when the option is given."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.adapter import saved_runs
-from bench.gate import Comparison, GateInputError, compare, load_run, regressions, report, run_from_json
+from bench.gate import (
+    Comparison,
+    GateInputError,
+    capacity_notes,
+    compare,
+    load_run,
+    regressions,
+    report,
+    run_from_json,
+)
 
 
 class GatePlugin:
@@ -57,10 +67,13 @@ class GatePlugin:
                 "saved on this machine to compare with; nothing gated"
             )
             return
-        self._conclude(session, compare(baseline, current, self.threshold), f"the saved run {path.name}")
+        comparisons = compare(baseline, current, self.threshold)
+        self._conclude(session, comparisons, f"the saved run {path.name}", capacity_notes(baseline, current))
 
-    def _conclude(self, session: pytest.Session, comparisons: list[Comparison], source: str) -> None:
-        self.report = f"fileio gate against {source}:\n{report(comparisons, self.threshold)}"
+    def _conclude(
+        self, session: pytest.Session, comparisons: list[Comparison], source: str, notes: Sequence[str] = ()
+    ) -> None:
+        self.report = f"fileio gate against {source}:\n{report(comparisons, self.threshold, notes)}"
         if regressions(comparisons):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import capacity
 from bench.matrix import WARM_POOL, Case, Kind, Pool, Start
 from bench.stats import TRIM, same_sweeps, typical_ratio
 
@@ -38,8 +39,9 @@ class Result:
 
     @property
     def capacity(self) -> float | None:
-        """What the machine gave its workers in this run: the median of the sweeps' capacities."""
-        return float(np.median(self.capacities)) if self.capacities else None
+        """What the machine gave its workers in this run: the sweeps' capacities, averaged as the ratios are
+        (``bench.stats``)."""
+        return capacity.typical(self.capacities) if self.capacities else None
 
     @property
     def median(self) -> float:
@@ -129,7 +131,7 @@ def job_table(
     if widest.capacity is not None:
         heading += (
             f"; the machine gave {widest.case.workers} workers {widest.capacity:.2f}x one's speed at "
-            "making the bytes (measured each sweep, the median)"
+            "making the bytes (measured each sweep, averaged alike)"
         )
     lines = [
         (heading, True),
@@ -144,6 +146,11 @@ def job_table(
     for result in results:
         mark = "  <- fastest" if any(result is best for best in fastest) else ""
         lines.append((_row(result, results, width, previous) + mark, False))
+    then = capacity.of_run(previous.values()).get(job_name) if previous else None
+    if then and widest.capacities and then[0] == widest.case.workers:
+        lines.append(
+            (f"({capacity.note(job_name, then[0], then[1], widest.capacities, 'the compared run')})", False)
+        )
     if any(result.case.pool == Pool.KEPT for result in results):
         lines.append((WARM_NOTE, False))
     if any(result.case.start == Start.COLD for result in results):

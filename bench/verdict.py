@@ -11,7 +11,7 @@ verdict as the live one, and tests feed it small runs with known rounds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.matrix import CSV, Case, Job, Kind, Pool, Start
@@ -49,6 +49,10 @@ class JobVerdict:
     sweeps: int = 0  # the fastest case's: what the intervals are over
     capacity: float | None = None  # what the machine gave capacity_workers workers at making bytes, x one's
     capacity_workers: int = 0
+    fastest_id: str = ""  # the fastest case's id, as the saved runs name it
+    # The fastest case's speed-up in the newest earlier run saved on this machine (same profile and
+    # filesystem): how far two runs here differ, beside the interval, which covers this run's sweeps only.
+    last_run: float | None = None
 
 
 def _paired_ratio(slow: list[float], fast: list[float]) -> tuple[float, float, float]:
@@ -135,11 +139,18 @@ def judge(job: Job, start: Start, cases: list[Result]) -> JobVerdict:
         _paired_ratio(fastest.rounds, warm.rounds)[0] if warm else None,
         efficiency, efficiency_low, efficiency_high, fastest.peak_mb, reliable, notes,
         len(fastest.rounds), widest.capacity if widest else None, widest.case.workers if widest else 0,
+        fastest.case.id,
     )  # fmt: skip
 
 
-def verdicts(run: dict[str, Any]) -> list[JobVerdict]:
-    return [judge(job, start, cases) for (job, start), cases in read_cases(run).items()]
+def verdicts(run: dict[str, Any], last: dict[str, Any] | None = None) -> list[JobVerdict]:
+    """The verdict on every job and start of ``run``; with ``last``, an earlier saved run of this machine,
+    each says what its fastest case gave in that one."""
+    speedups = {
+        bench["param"]: bench["extra_info"].get("speedup") for bench in (last or {}).get("benchmarks", [])
+    }
+    judged = [judge(job, start, cases) for (job, start), cases in read_cases(run).items()]
+    return [replace(verdict, last_run=speedups.get(verdict.fastest_id)) for verdict in judged]
 
 
 QUESTIONS = {
@@ -154,7 +165,8 @@ def line(verdict: JobVerdict) -> str:
     if verdict.speedup is not None:
         text += (
             f", {verdict.speedup:.2f}x sequential ({CONFIDENCE:.0%} CI {verdict.low:.2f}-{verdict.high:.2f} "
-            f"over this run's {verdict.sweeps} sweeps)"
+            f"over this run's {verdict.sweeps} sweeps"
+            + (f"; the last run saved here: {verdict.last_run:.2f}x)" if verdict.last_run else ")")
         )
     if verdict.efficiency is not None:
         text += (

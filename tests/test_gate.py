@@ -345,3 +345,41 @@ def test_a_directory_of_different_profiles_is_refused(tmp_path: Path) -> None:
     done = gate_paths(tmp_path / "quick.json", tmp_path / "mixed")
     assert done.returncode == 2
     assert "runs of different profiles pooled: quick, seed" in done.stderr
+
+
+def with_capacity(run: dict[str, Any], capacities: list[float]) -> dict[str, Any]:
+    """The run, its csv job's ceiling having measured these capacities at 2 workers, one per sweep."""
+    for bench in run["benchmarks"]:
+        if bench["extra_info"]["job"] == "csv-none":
+            bench["extra_info"]["capacity_rounds"] = capacities
+    return run
+
+
+GAVE = [1.90, 1.95, 1.88, 1.93, 1.97, 1.91]  # what 2 workers made of bytes, x one's, in each of six sweeps
+
+
+@pytest.mark.parametrize(
+    ("later", "said"),
+    [
+        pytest.param([value * 0.8 for value in GAVE], "more than the noise", id="host-gave-less"),
+        pytest.param(list(reversed(GAVE)), "within the noise", id="unchanged"),
+    ],
+)
+def test_the_report_says_what_the_machine_gave_each_run(
+    later: list[float], said: str, tmp_path: Path
+) -> None:
+    """Two runs made minutes apart: where the machine's capacity differs by more than the noise, the report
+    says so next to its table (the parallel cases' changes are then partly the machine's); where not, that it
+    is within the noise. The gate's verdicts are the cases' own either way."""
+    done = gate(tmp_path, with_capacity(run_json(seed=1), GAVE), with_capacity(run_json(seed=2), later))
+    assert done.returncode == 0, done.stderr
+    [note] = [line for line in done.stdout.splitlines() if line.startswith("note: ")]
+    assert note.startswith("note: csv-none: the machine gave 2 workers") and said in note
+    assert ("-20%" in note) == (said == "more than the noise")
+
+
+def test_runs_without_a_capacity_get_no_note(tmp_path: Path) -> None:
+    """Two sides of one session share their sweeps, and the baseline side's saved run has no capacity: no
+    note."""
+    done = gate(tmp_path, run_json(seed=1), with_capacity(run_json(seed=2), GAVE))
+    assert done.returncode == 0 and "note:" not in done.stdout, done.stdout

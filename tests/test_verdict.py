@@ -305,3 +305,19 @@ def test_the_fastest_is_the_fastest_by_the_speed_up_column_not_by_the_median() -
     (verdict,) = verdicts(run)
     assert statistics.median(unlucky) > statistics.median(steady)
     assert verdict.fastest == "threads w2" and verdict.speedup > 1.3
+
+
+def test_the_last_run_saved_here_is_said_beside_the_interval(tmp_path: Path) -> None:
+    """The interval covers this run's sweeps; beside it, what the same case gave in the last run saved on
+    this machine, so that a reader sees how far two runs here differ. A case the last run lacked: nothing."""
+    run = saved(tmp_path, run_json({"sequential-w1": 1.0, "processes-w2": 0.5, "threads-w2": 0.8}))
+    last = run_json({"sequential-w1": 1.0, "processes-w2": 0.6})
+    last["benchmarks"][1]["extra_info"]["speedup"] = 1.6
+    [verdict] = verdicts(run, last)
+    assert (verdict.fastest_id, verdict.last_run) == ("processes-w2-csv-none", 1.6)
+    assert "2.00x sequential (95% CI 2.00-2.00 over this run's 6 sweeps; the last run saved here: 1.60x)" in (
+        line(verdict)
+    )
+    del last["benchmarks"][1]
+    [alone] = verdicts(run, last)
+    assert alone.last_run is None and "the last run saved here" not in line(alone)
