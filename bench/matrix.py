@@ -224,11 +224,10 @@ class Profile:
     )
 
 
-# dask starts a cluster every round (0.5-1 s here): the full profile measures it, the short ones leave it out.
+# dask starts a cluster every round: the full profile measures it, the short ones leave it out. Why each
+# profile is as it is, with the measurements: docs/benchmark.md.
 WITHOUT_DASK = tuple(name for name in BENCH_STRATEGIES if name != "dask")
-# The quick profile's strategies: those that won a job on a 2-core VM (on a tmpfs and on ext4), auto, and the
-# warm pool. asyncio, asyncio_threads, io_uring, pipeline, processes_threads and dask never did there (each
-# 0.1-0.9x the fastest); the full profile measures them.
+# The quick profile's strategies: those that won a job where they were measured, auto, and the warm pool.
 QUICK_STRATEGIES = ("sequential", "threads", "processes", "process_batches", "auto", WARM_POOL)
 # What a script run once would call, and the control: cold start-up is where they differ most.
 COLD_STRATEGIES = (Kind.CONTROL, "sequential", "threads", "process_batches", "auto")
@@ -243,12 +242,9 @@ PROFILES = {
         rounds=3,
         csv_files=24,
         strategies=QUICK_STRATEGIES,
-        # 128 files: on this VM's ext4 a round of 512 took 0.45-0.65 s, so the budget held only 3 sweeps.
-        durable=("64KiB", "atomic", 128),
+        durable=("64KiB", "atomic", 128),  # 128 files: rounds short enough for many sweeps on ext4
         cold=COLD_STRATEGIES,
-        # A 64 KiB sweep takes ~0.4 s on a tmpfs: at 40 sweeps its warm parallel cases, whose per-sweep ratios
-        # vary by 13-23 %, moved up to 7 % between two unchanged runs; the budget bounds the rest.
-        max_rounds=100,
+        max_rounds=100,  # the durable job's parallel cases need more than 40 sweeps to agree between runs
         budget_s=32.0,
     ),
     # The classic tutorial's job: 5,000 default CSV files, every strategy but dask at 8 workers.

@@ -7,8 +7,8 @@ round runs the jobs in a random order, and each job's contenders back to back in
 drifting disk or a busy neighbour spreads over all of them and a round's contenders of one job see the same
 machine. The table gives each contender's median, and its time against the best peer's and fileio's best's
 (the contenders with the lowest medians) as the typical ratio within a round, as in the bench's tables
-(:func:`bench.stats.typical_ratio`): on this VM one contender's own rounds spread +-25 %, which ratios of
-medians carry into the comparison.
+(:func:`bench.stats.typical_ratio`): a contender's own rounds spread widely on a shared machine, which ratios
+of medians would carry into the comparison.
 Peers whose library is not installed (joblib, mpire) are left out, and the table says so. Each contender first
 runs once untimed, which compiles its bytecode (into a directory of this run, as an installed package has it);
 fileio's figures, what ``auto`` learns, start empty in every run.

@@ -75,7 +75,7 @@ def check_names(workload: Workload, ids: list[int]) -> None:
     for file_id in ids:
         name = workload.file_name(file_id)
         if isinstance(name, str) and "/" not in name and "\0" not in name and name not in NOT_NAMES:
-            continue  # one name: the common case, checked first (a save of 128 small files spent 1.5 % here)
+            continue  # one plain name: the common case, checked first, cheaply
         parts = name.split("/") if isinstance(name, str) else []
         if (
             not 1 <= len(parts) <= 2
