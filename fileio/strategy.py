@@ -140,29 +140,33 @@ class Strategy:
         :raises RuntimeError: worker processes would have to re-import the main program and cannot safely
             (no ``if __name__ == "__main__":`` guard, or a program read on standard input); forked workers,
             which fileio starts where that is safe (:mod:`fileio.pools`), need not.
-
         :raises KeyboardInterrupt: a first Ctrl-C stops the save within seconds; further ones are ignored
             until it has cleaned up.
 
         Nothing else is raised but what ``progress`` raises, which stops the save as a failure does.
         """
+        job, checked_ids, workers = self._checked(directory, ids, workers, workload, durability, pool)
+        if self.starts_processes and not self.optional_processes and job.pool is None and self._reimports():
+            check_main_module(self.name)  # here: the one frame of fileio's above the refusal
+        with interrupts_once():
+            return self._save(job, checked_ids, workers, progress, skip_existing)
+
+    def _checked(
+        self, directory: str | os.PathLike[str], ids: Iterable[int], workers: int, workload: Workload,
+        durability: str, pool: Pool | None,
+    ) -> tuple[Job, list[int], int]:  # fmt: skip
+        """The save's job, ids and workers, the strategy and every argument checked."""
         reason = self.unavailable_reason
         if reason is not None:
             raise StrategyUnavailable(reason)
         job = Job(
-            check_directory(directory),
-            check_workload(workload),
-            check_durability(durability),
-            owner_token(),
+            check_directory(directory), check_workload(workload), check_durability(durability), owner_token(),
             pool=self._check_pool(pool),
-        )
+        )  # fmt: skip
         workers = check_workers(workers)
         checked_ids = check_ids(ids)
         check_names(job.workload, checked_ids)
-        if self.starts_processes and not self.optional_processes and job.pool is None and self._reimports():
-            check_main_module(self.name)
-        with interrupts_once():
-            return self._save(job, checked_ids, workers, progress, skip_existing)
+        return job, checked_ids, workers
 
     def _reimports(self) -> bool:
         """Whether its worker processes would re-import the main program: forked ones
