@@ -70,9 +70,7 @@ class Job:
     """One kind of work every strategy is compared on, as plain data (a runner makes its workload from
     :meth:`spec`, a saved run keeps its fields): what makes the bytes, how many files, how durably."""
 
-    kind: (
-        str  # what makes the bytes: "csv" (Python-generated, CPU-bound), "payload" (ready bytes) or "custom"
-    )
+    kind: str  # what makes the bytes: "csv" (Python-made, CPU-bound), "payload" (ready bytes), "custom"
     label: str  # the name's first part: "csv", a payload's size ("4KiB"), a custom workload's class
     files: int
     durability: str
