@@ -54,7 +54,8 @@ def run_batches(
         fresh = not warm.running
         pool = warm.workers_for_save()
         try:
-            left = _share(pool, min(workers, pool.count), save_batch, job, ids, on_saved, batch_size, keep_on)
+            count = min(workers, pool.count)
+            left = Sharing(pool, count, save_batch, job, ids, on_saved, batch_size, keep_on).run()
         except BaseException:
             warm.close()  # a failed save's workers stop, as a one-shot pool's do
             raise
@@ -62,29 +63,16 @@ def run_batches(
     pool = Workers(min(workers, len(ids)))
     try:
         pool.start()
-        left = _share(pool, pool.count, save_batch, job, ids, on_saved, batch_size, keep_on)
+        left = Sharing(pool, pool.count, save_batch, job, ids, on_saved, batch_size, keep_on).run()
     finally:
         pool.close()
     return Shared(pool.ready_after, pool.blocking_s, left)
 
 
-def _share(
-    pool: Workers,
-    workers: int,
-    save_batch: SaveBatch,
-    job: Job,
-    ids: list[int],
-    on_saved: OnSaved,
-    batch_size: int | None,
-    keep_on: Callable[[], bool] | None,
-) -> list[int]:
-    """The loop of :func:`run_batches`: the caller takes ids from the front, the workers from the back;
-    returns the ids left unsaved where ``keep_on`` stopped them."""
-    return _Sharing(pool, workers, save_batch, job, ids, on_saved, batch_size, keep_on).run()
-
-
-class _Sharing:
-    """One save shared between the caller and ``workers`` of the pool's workers (:func:`_share`)."""
+class Sharing:
+    """One save shared between the caller and ``workers`` of the pool's workers (:func:`run_batches`):
+    :meth:`run` is its loop, the caller taking ids from the front and the workers from the back; it returns
+    the ids left unsaved where ``keep_on`` stopped them."""
 
     def __init__(
         self,

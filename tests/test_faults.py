@@ -147,7 +147,7 @@ def test_a_worker_that_died_idle_takes_no_task_and_its_share_is_saved(tmp_path: 
     tasks are saved by the others and the caller, and nothing fails, since it had begun none."""
     from fileio.job import Job
     from fileio.pools import Workers
-    from fileio.sharing import _share
+    from fileio.sharing import Sharing
     from fileio.worker import save_each
     from fileio.writer import owner_token
 
@@ -164,9 +164,7 @@ def test_a_worker_that_died_idle_takes_no_task_and_its_share_is_saved(tmp_path: 
         directory = tmp_path / "out"
         directory.mkdir()
         with Job(str(directory), workload, "none", owner_token()).opened() as job:
-            _share(
-                pool, 2, save_each, job, list(range(40)), lambda file_id, _: saved.append(file_id), 4, None
-            )
+            Sharing(pool, 2, save_each, job, list(range(40)), lambda i, _: saved.append(i), 4, None).run()
     finally:
         pool.close()
     assert sorted(saved) == list(range(40)) and len(pool.lost) == 1
