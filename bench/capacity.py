@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bench.stats import CONFIDENCE, bootstrap_interval, typical_log
+from bench.stats import CONFIDENCE, bootstrap_interval, log_change, typical_log
 
 RESAMPLES = 2000
 
@@ -24,10 +24,6 @@ def of_run(benchmarks: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, list
     return found
 
 
-def _log_change(then: Any, now: Any, axis: int = -1) -> Any:
-    return typical_log(now, axis=axis) - typical_log(then, axis=axis)
-
-
 def typical(capacities: list[float]) -> float:
     """A run's capacity: the typical one of its sweeps (``bench.stats``)."""
     import numpy as np
@@ -41,7 +37,7 @@ def change(then: list[float], now: list[float]) -> tuple[float, float, float]:
     import numpy as np
 
     before, after = np.log(then).tolist(), np.log(now).tolist()
-    low, high = bootstrap_interval((before, after), _log_change, RESAMPLES)
+    low, high = bootstrap_interval((before, after), log_change, RESAMPLES)
     return typical(now) / typical(then), float(np.exp(low)), float(np.exp(high))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import capacity
 from bench.matrix import DEFAULT_GATE_THRESHOLD, Kind, saved_kind
-from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, same_sweeps, typical_log
+from bench.stats import CONFIDENCE, TRIM, bootstrap_interval, log_change, same_sweeps, typical_log
 
 RESAMPLES = 4000
 
@@ -133,11 +133,6 @@ class Comparison:
     verdict: str
 
 
-def _log_change(baseline: Any, current: Any, axis: int = -1) -> Any:
-    """The change of the typical log ratio (sweeps, or stacks of resamples along ``axis``)."""
-    return typical_log(current, axis=axis) - typical_log(baseline, axis=axis)
-
-
 def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHOLD) -> list[Comparison]:
     """Every case both runs have with a control in its job on both sides, against ``threshold`` %."""
     import numpy as np
@@ -157,8 +152,8 @@ def compare(baseline: Run, current: Run, threshold: float = DEFAULT_GATE_THRESHO
             change = float(typical_log(paired))
             low, high = bootstrap_interval((paired,), typical_log, RESAMPLES)
         else:
-            change = float(_log_change(np.asarray(before), np.asarray(after)))
-            low, high = bootstrap_interval((before, after), _log_change, RESAMPLES)
+            change = float(log_change(np.asarray(before), np.asarray(after)))
+            low, high = bootstrap_interval((before, after), log_change, RESAMPLES)
         if change > limit and low > 0:
             verdict = "REGRESSED"
         elif change < -limit and high < 0:

@@ -22,6 +22,12 @@ def typical_log(logs: Any, axis: int = -1) -> Any:
     return trim_mean(logs, TRIM, axis=axis)
 
 
+def log_change(before: Any, after: Any, axis: int = -1) -> Any:
+    """How the typical log moved from one run's per-sweep logs to another's (their sweeps unpaired; or
+    stacks of resamples along ``axis``)."""
+    return typical_log(after, axis=axis) - typical_log(before, axis=axis)
+
+
 def typical_ratio(numerator: Any, denominator: Any, axis: int = -1) -> Any:
     """The typical per-sweep ratio: each round over the round of the same sweep, as ``typical_log``."""
     import numpy as np
