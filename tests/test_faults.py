@@ -126,7 +126,8 @@ KILL_SCRIPT = """
 def test_killed_worker(process_strategy: str, start: str, run_python, tmp_path: Path) -> None:
     """SIGKILL to a working worker process mid-run: a clear error within seconds, and no process left
     behind; whether the caller runs no other thread (fileio forks its workers) or one (a fork server). A
-    pipeline's worker may die between two files it made: then nothing is lost, and the others save all.
+    pipeline's worker may die between two files it made: then nothing is lost, and the others save all (the
+    rest of a save, which took up to 12 s beside two CPU burners: no reaction, so not bounded in time).
     auto's policy is made to take its workers, and its watch to keep them on: what it learned from the
     earlier saves of this test process, or a loaded machine, could have it save without them."""
     done = run_python(KILL_SCRIPT, process_strategy, str(tmp_path / "out"), str(TESTS), start, timeout=60)
@@ -137,7 +138,7 @@ def test_killed_worker(process_strategy: str, start: str, run_python, tmp_path: 
         verify(tmp_path / "out", range(2000), CsvWorkload(n_lines=1000))
     else:
         assert "terminated abruptly" in news["outcome"] and news["failed"] >= 1
-    assert news["reacted_after"] < 5
+        assert news["reacted_after"] < 5, news
     assert not wait_until_gone(lambda: {pid for pid in news["seen"] if Path(f"/proc/{pid}").exists()})
 
 
