@@ -5,6 +5,7 @@ learns for the next save, how the watch stops helpers that lose, and the workers
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import sys
 import time
@@ -51,6 +52,29 @@ def test_figures_keep_the_last_saves_of_a_key_and_survive_a_new_process(tmp_path
     assert again.saves == figures.saves and again.starts == figures.starts
     again.forget()
     assert not os.path.exists(path) and Figures(path, memory=3).saves == {}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"gain\t1\tCsvWorkload\t3\t4\tnone\t2\tthreads:1.2\n",  # the text an older fileio wrote
+        b"",
+        marshal.dumps(([((1, "CsvWorkload", 3, 4, "none", 2), [("threads", "fast")])], {})),
+        marshal.dumps(([((1, "CsvWorkload"), [])], {})),
+        marshal.dumps(([], [("fork", 0.1)])),
+    ],
+    ids=["older-text", "empty", "a-gain-not-a-number", "a-short-key", "starts-not-a-mapping"],
+)
+def test_figures_a_store_cannot_read_are_none(tmp_path: Path, content: bytes) -> None:
+    """A figures file of another format or shape reads as no figures, and is written over whole."""
+    path = tmp_path / "figures.marshal"
+    path.write_bytes(content)
+    figures = Figures(str(path), memory=3)
+    assert figures.gains(Key(1, "CsvWorkload", 3, 4, "none", 2)) == {}
+    assert figures.start_s("fork") == FIRST_GUESS_START_S["fork"]
+    figures.add_start("fork", 0.004)
+    figures.write()
+    assert Figures(str(path), memory=3).starts == {"fork": [0.004]}
 
 
 class SlowToMake(PayloadWorkload):

@@ -104,3 +104,12 @@ def test_the_first_guess_counts_as_prior_weight_figures() -> None:
 def test_threads_first_guess_parallels_only_the_writes(write_share: float, guess: float) -> None:
     assert threads_first_guess(write_share, 2, gil=True) == pytest.approx(guess)
     assert threads_first_guess(write_share, 2, gil=False) == pytest.approx(2.0)  # no GIL: everything
+
+
+def test_the_settings_are_frozen_values() -> None:
+    """Tunables cannot change once made (a setting is changed by making others), and compare by their
+    fields, as a Key does."""
+    with pytest.raises(AttributeError, match="frozen"):
+        TUNABLES.memory = 3  # type: ignore[misc]
+    assert Tunables(memory=3) == Tunables(memory=3) != TUNABLES
+    assert hash(Tunables(memory=3)) == hash(Tunables(memory=3))

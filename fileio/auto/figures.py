@@ -1,17 +1,19 @@
-"""What ``auto`` has measured on this machine, by typed key, kept between runs in a text file per Python: what
-each choice gave the last saves of such files (its speed-up over the caller alone, start-up included), and
-what starting workers cost (for the first guess of new ones)."""
+"""What ``auto`` has measured on this machine, by typed key, kept between runs in a file per Python (by
+:mod:`marshal`, as Python's own caches are): what each choice gave the last saves of such files (its speed-up
+over the caller alone, start-up included), and what starting workers cost (for the first guess of new
+ones)."""
 
 from __future__ import annotations
 
 import atexit
+import marshal
 import os
 import sys
 import zlib
 from contextlib import suppress
 
 from fileio.cache import cache_directory
-from fileio.values import Value
+from fileio.values import Frozen
 
 # What starting workers costs a save before one is measured here (the wait for all to have work, less what
 # the caller saved meanwhile), by start kind (``fileio.start.start_kind``); "import" is loading fileio.sharing
@@ -25,23 +27,23 @@ FIRST_GUESS_START_S = {
 }
 
 
-class Key(Value):
+class Key(Frozen):
     """What a speed-up depends on: the filesystem, what the bytes cost to make against writing them (the
     workload's kind), the files' size and their number (each within a factor of 4: a start-up is paid once
     for them all), the durability and the helpers."""
 
     __slots__ = ("device", "workload", "size_class", "count_class", "durability", "helpers")
+    device: int
+    workload: str
+    size_class: int
+    count_class: int
+    durability: str
+    helpers: int
 
     def __init__(
         self, device: int, workload: str, size_class: int, count_class: int, durability: str, helpers: int
     ) -> None:
-        self.device, self.workload, self.size_class, self.count_class = (
-            device,
-            workload,
-            size_class,
-            count_class,
-        )
-        self.durability, self.helpers = durability, helpers
+        self._freeze(locals())
 
     @classmethod
     def of(
@@ -61,17 +63,15 @@ class Figures:
         self.saves: dict[Key, list[tuple[str, float]]] = {}
         self.starts: dict[str, list[float]] = {}
         self.changed = False
-        with suppress(OSError, ValueError, TypeError), open(path or "") as file:
-            for line in file:
-                kind, *fields = line.rstrip("\n").split("\t")
-                if kind == "gain":
-                    key = Key(
-                        int(fields[0]), fields[1], int(fields[2]), int(fields[3]), fields[4], int(fields[5])
-                    )
-                    pairs = (field.rsplit(":", 1) for field in fields[6:])
-                    self.saves[key] = [(option, float(gain)) for option, gain in pairs]
-                elif kind == "start":
-                    self.starts[fields[0]] = [float(value) for value in fields[1:]]
+        with (
+            suppress(OSError, EOFError, ValueError, TypeError, AttributeError),
+            open(path or "", "rb") as file,
+        ):
+            saves, starts = marshal.load(file)  # each line below checks its shape
+            self.saves = {
+                Key(*key): [(str(kind), float(gain)) for kind, gain in pairs] for key, pairs in saves
+            }
+            self.starts = {str(kind): [float(value) for value in values] for kind, values in starts.items()}
 
     def gains(self, key: Key) -> dict[str, list[float]]:
         """The figures of each kind of helper over the last saves of ``key``, oldest first."""
@@ -98,15 +98,12 @@ class Figures:
         if not (self.changed and self.path):
             return
         self.changed = False
-        lines = [f"start\t{kind}\t{_values(values)}\n" for kind, values in self.starts.items()]
-        for key, saves in self.saves.items():
-            fields = (key.device, key.workload, key.size_class, key.count_class, key.durability, key.helpers)
-            lines.append(f"gain\t{_values(fields)}\t{_values(f'{kind}:{gain}' for kind, gain in saves)}\n")
         with suppress(OSError):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             temporary = f"{self.path}.{os.getpid()}"
-            with open(temporary, "w") as file:
-                file.writelines(lines)
+            with open(temporary, "wb") as file:
+                saves = [(key.astuple(), pairs) for key, pairs in self.saves.items()]
+                marshal.dump((saves, self.starts), file)
             os.replace(temporary, self.path)
 
     def forget(self) -> None:
@@ -118,14 +115,10 @@ class Figures:
             os.remove(self.path or "")
 
 
-def _values(values: object) -> str:
-    return "\t".join(map(str, values))  # type: ignore[call-overload]
-
-
 def path() -> str:
     """This Python's figures file in fileio's cache directory."""
     key = f"{sys.executable}|{sys.version}".encode()
-    return os.path.join(cache_directory(), f"auto-{zlib.crc32(key):08x}.txt")
+    return os.path.join(cache_directory(), f"auto-{zlib.crc32(key):08x}.marshal")
 
 
 _store: Figures | None = None

@@ -14,30 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from fileio.values import Value
+from fileio.values import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import random
 
 
-def _freeze(value: Value, fields: dict[str, object]) -> None:
-    """Set ``value``'s fields, its ``__slots__``, from an ``__init__``'s ``locals()``."""
-    names: tuple[str, ...] = value.__slots__
-    for name in names:
-        object.__setattr__(value, name, fields[name])
-
-
-class _Frozen(Value):
-    """A value whose fields cannot change once made."""
-
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen")
-
-
-class Tunables(_Frozen):
+class Tunables(Frozen):
     """Every setting of ``auto``, frozen (:mod:`fileio.values`: ``dataclasses`` would cost ``import fileio``
     milliseconds)."""
 
@@ -58,10 +42,10 @@ class Tunables(_Frozen):
         watch_s: float = 0.01,  # helpers behind the caller alone after this long are stopped
         keep_idle_s: float = 300.0,  # kept worker processes exit after this long without a save; 0 keeps none
     ) -> None:
-        _freeze(self, locals())
+        self._freeze(locals())
 
 
-class Option(_Frozen):
+class Option(Frozen):
     """A way to bring in help, and its speed-up before any is measured."""
 
     __slots__ = ("kind", "first_guess")
@@ -69,7 +53,7 @@ class Option(_Frozen):
     first_guess: float
 
     def __init__(self, kind: str, first_guess: float) -> None:
-        _freeze(self, locals())
+        self._freeze(locals())
 
 
 def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -> tuple[float, float]:
