@@ -124,6 +124,24 @@ def test_the_watch_stops_helpers_behind_the_caller_alone_once_watch_s_has_passed
     assert stopped_at == stopped_at_ms
 
 
+@pytest.mark.parametrize(("files", "ms", "gain"), [(10, 20, 0.5), (15, 10, 1.5), (30, 10, 2.0), (0, 0, 1.0)])
+def test_the_watch_measures_the_helpers_gain_over_the_caller_alone(
+    files: int, ms: float, gain: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their gain: the files they saved once all had work, at the caller's pace of 1 ms a file, over the
+    time they took, at most as many times as there are helpers (2); 1 where no time passed."""
+    now = [100.0]
+    monkeypatch.setattr(driver, "perf_counter", lambda: now[0])
+    watch = Watch(lambda *_: None, pace=0.001, helpers=2, in_flight=2, watch_s=60.0)
+    watch.saved(0, 1)  # before all had work: not counted
+    watch.keep_on()
+    for file_id in range(files):
+        watch.saved(file_id, 1)
+    now[0] += ms / 1000
+    watch.keep_on()
+    assert watch.gain() == pytest.approx(gain)
+
+
 def test_new_workers_are_guessed_at_what_starting_them_cost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

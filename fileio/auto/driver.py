@@ -65,9 +65,9 @@ def _choose_and_help(
             return left
         decided, pace = perf_counter(), _pace(times)
         check = left[len(left) - min(int(tunables.check_s / pace) + 1, len(left) // 16) :]
-        helped, unsaved = _help(job, chosen.kind, left[: len(left) - len(check)], helpers, on_saved, pace)
+        watch, unsaved = _help(job, chosen.kind, left[: len(left) - len(check)], helpers, on_saved, pace)
         if unsaved:
-            figures.add_save(key, chosen.kind, helped.gain(pace))
+            figures.add_save(key, chosen.kind, watch.gain())
             left, options = unsaved + check, [option for option in options if option is not chosen]
             continue
         # The caller's pace alone: the faster of its second file's and the check's. Each runs slow where the
@@ -129,30 +129,16 @@ def _options(job: Job, helpers: int, write_share: float, alone_s: float) -> list
     return [threads, Option("processes", 1 / (start_s / max(alone_s, 1e-9) + 1 / helpers))]
 
 
-class Helped:
-    """What helpers did once all had work: they saved ``files`` files in ``seconds``."""
-
-    def __init__(self, files: float, seconds: float, helpers: int) -> None:
-        self.files, self.seconds, self.helpers = files, seconds, helpers
-
-    def gain(self, pace: float) -> float:
-        """How many times faster than the caller alone, at ``pace`` seconds a file, they saved (at most as
-        many times as there are helpers); 1 where they had no time."""
-        if self.seconds <= 0:
-            return 1.0
-        return min(max(0.0, self.files) * pace / self.seconds, float(self.helpers))
-
-
 class Watch:
     """The early-stop rule: counts the files helpers save from when they all have work, and keeps them on
     until ``watch_s`` has passed, then as long as they (counting ``in_flight`` files saved and not yet
-    reported) are ahead of what the caller alone would have saved at ``pace``. ``span`` is what they did
-    from then to the last time it was asked."""
+    reported) are ahead of what the caller alone would have saved at ``pace``. ``span_files`` and
+    ``span_s``: what they did from then to the last time it was asked."""
 
     def __init__(self, on_saved: OnSaved, pace: float, helpers: int, in_flight: int, watch_s: float) -> None:
-        self.on_saved, self.pace, self.in_flight, self.watch_s = on_saved, pace, in_flight, watch_s
-        self.files, self.counted, self.since = 0, 0, 0.0
-        self.span = Helped(0, 0.0, helpers)
+        self.on_saved, self.pace, self.helpers, self.in_flight = on_saved, pace, helpers, in_flight
+        self.watch_s, self.files, self.counted, self.since = watch_s, 0, 0, 0.0
+        self.span_files, self.span_s = 0, 0.0
 
     def saved(self, file_id: int, nbytes: int) -> None:
         self.files += 1
@@ -163,23 +149,30 @@ class Watch:
         if not self.since:
             self.since, self.counted = now, self.files
             return True
-        self.span = Helped(self.files - self.counted, now - self.since, self.span.helpers)
-        ahead = (self.span.files + self.in_flight) * self.pace >= self.span.seconds
-        return self.span.seconds < self.watch_s or ahead
+        self.span_files, self.span_s = self.files - self.counted, now - self.since
+        ahead = (self.span_files + self.in_flight) * self.pace >= self.span_s
+        return self.span_s < self.watch_s or ahead
+
+    def gain(self) -> float:
+        """How many times faster than the caller alone the helpers saved over the span (at most as many
+        times as there are helpers); 1 where they had no time."""
+        if self.span_s <= 0:
+            return 1.0
+        return min(self.span_files * self.pace / self.span_s, float(self.helpers))
 
 
 def _help(
     job: Job, kind: str, ids: list[int], helpers: int, on_saved: OnSaved, pace: float
-) -> tuple[Helped, list[int]]:
-    """Save ``ids`` with ``helpers`` helpers of ``kind``, watched; return what they did once all had work
-    and the ids left unsaved where the watch stopped them. What starting new workers cost (the wait for
+) -> tuple[Watch, list[int]]:
+    """Save ``ids`` with ``helpers`` helpers of ``kind``, watched; return the watch (what they did once all
+    had work) and the ids left unsaved where it stopped them. What starting new workers cost (the wait for
     all to have work, less the caller's files meanwhile) is kept, for the next first guess."""
     tunables, size = TUNABLES, task_size(len(ids), helpers)
     in_flight = helpers * (1 if kind == "threads" else min(size, REPORT_FILES))
     watch = Watch(on_saved, pace, helpers, in_flight, tunables.watch_s)
     if kind == "threads":
         unsaved = run_threads(job.save, ids, helpers, watch.saved, watch.keep_on)
-        return watch.span, unsaved  # the span as the watch last saw it
+        return watch, unsaved
     began, loaded = perf_counter(), "fileio.sharing" in sys.modules
     from fileio.sharing import run_batches
 
@@ -194,7 +187,7 @@ def _help(
         figures.add_start("import", import_s)
     if fresh and watch.since:
         figures.add_start(start, max(0.0, watch.since - began - import_s - watch.counted * pace))
-    return watch.span, unsaved
+    return watch, unsaved
 
 
 def _pace(times: list[float]) -> float:
