@@ -15,7 +15,7 @@ from time import perf_counter
 from fileio.auto import kept
 from fileio.auto.figures import Key, store
 from fileio.auto.policy import Option, Tunables, choose, threads_first_guess
-from fileio.bounded import run_threads, task_size
+from fileio.bounded import run_threads
 from fileio.job import Job, OnSaved
 from fileio.main_guard import main_module_problem
 from fileio.start import start_kind, start_method
@@ -167,8 +167,8 @@ def _help(
     """Save ``ids`` with ``helpers`` helpers of ``kind``, watched; return the watch (what they did once all
     had work) and the ids left unsaved where it stopped them. What starting new workers cost (the wait for
     all to have work, less the caller's files meanwhile) is kept, for the next first guess."""
-    tunables, size = TUNABLES, task_size(len(ids), helpers)
-    in_flight = helpers * (1 if kind == "threads" else min(size, REPORT_FILES))
+    tunables = TUNABLES
+    in_flight = helpers * (1 if kind == "threads" else REPORT_FILES)
     watch = Watch(on_saved, pace, helpers, in_flight, tunables.watch_s)
     if kind == "threads":
         unsaved = run_threads(job.save, ids, helpers, watch.saved, watch.keep_on)
@@ -181,7 +181,9 @@ def _help(
     with kept.taken(helpers, tunables.keep_idle_s if job.pool is None else 0) as warm:  # else the job's
         pool = warm if warm is not None else job.pool
         fresh = pool is None or not pool.running
-        unsaved = run_batches(save_each, job, ids, helpers, watch.saved, size, watch.keep_on, warm).left
+        # One batch a worker, as process_batches: a task costs the caller messages, and where the workers
+        # fill the CPUs, their time (docs/auto.md).
+        unsaved = run_batches(save_each, job, ids, helpers, watch.saved, None, watch.keep_on, warm).left
     figures = store(tunables.memory)
     if not loaded:
         figures.add_start("import", import_s)
