@@ -98,7 +98,7 @@ class Figures:
         if not (self.changed and self.path):
             return
         self.changed = False
-        with suppress(OSError):
+        with suppress(OSError, ValueError):  # ValueError: a figure marshal cannot write
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             temporary = f"{self.path}.{os.getpid()}"
             with open(temporary, "wb") as file:
