@@ -215,7 +215,10 @@ def test_a_fresh_process(
         [saves] = figures.saves.values()
         assert saves[0][0] in ("processes", "threads") and 0 < saves[0][1] <= 2  # drawn on first guesses
         if saves[0][0] == "processes":  # almost always: their first guess, 2x, against ~1.05x
-            assert {"import", "fork"} <= set(figures.starts) and 0 < figures.starts["fork"][0] < 5
+            # A start's cost is net of the files the caller saved meanwhile, at its pace: 0 where those
+            # covered it (CSV files take ~7 ms; forked workers are ready in a few), as py313 read under load.
+            assert {"import", "fork"} <= set(figures.starts) and 0 <= figures.starts["fork"][0] < 5
+            assert figures.starts["import"][0] > 0
             assert len(json.loads(done.stdout)) == 2  # kept after the save, until the script exits
     else:
         assert json.loads(done.stdout) == []
