@@ -11,12 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
-from fileio.auto.policy import Option, Tunables, choose, estimate, threads_first_guess
+from fileio.auto.policy import Tunables, choose, estimate, threads_first_guess
 
 TUNABLES = Tunables()
 ALONE_S = 0.02  # a save the caller alone ends in 20 ms
-THREADS = Option("threads", first_guess=1.33)
-PROCESSES = Option("processes", first_guess=2.0)
+FIRST_GUESSES = {"threads": 1.33, "processes": 2.0}
 Gains = Callable[[int], dict[str, float]]  # each option's true speed-up, start-up included, at save number n
 
 
@@ -36,8 +35,8 @@ def simulate(gains: Gains, saves: int, noise: float, seed: int = 1) -> tuple[lis
         figures: dict[str, list[float]] = {}
         for kind, gain in history:
             figures.setdefault(kind, []).append(gain)
-        chosen = choose([THREADS, PROCESSES], figures, TUNABLES, rng)
-        kind = "alone" if chosen is None else chosen.kind
+        chosen = choose(FIRST_GUESSES, figures, TUNABLES, rng)
+        kind = "alone" if chosen is None else chosen
         chosen_kinds.append(kind)
         regrets.append((ALONE_S if chosen is None else seconds[kind]) / best_s - 1)
         measured = 1.0 if chosen is None else true[kind] * math.exp(noise_rng.gauss(0, noise))
@@ -88,10 +87,10 @@ def test_an_option_near_the_best_is_drawn_now_and_then_one_far_behind_is_not() -
     rng = random.Random(3)
     near = {"threads": [1.3] * 8, "processes": [1.2] * 8}
     far = {"threads": [1.3] * 8, "processes": [0.5] * 8}
-    draws = [choose([THREADS, PROCESSES], near, TUNABLES, rng) for _ in range(1000)]
-    assert 50 < sum(option is PROCESSES for option in draws) < 450
-    draws = [choose([THREADS, PROCESSES], far, TUNABLES, rng) for _ in range(1000)]
-    assert not any(option is PROCESSES for option in draws)
+    draws = [choose(FIRST_GUESSES, near, TUNABLES, rng) for _ in range(1000)]
+    assert 50 < sum(kind == "processes" for kind in draws) < 450
+    draws = [choose(FIRST_GUESSES, far, TUNABLES, rng) for _ in range(1000)]
+    assert not any(kind == "processes" for kind in draws)
 
 
 def test_the_first_guess_counts_as_prior_weight_figures() -> None:

@@ -552,7 +552,7 @@ def test_a_gated_round_forgets_what_earlier_saves_taught(
     try:
         monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
         learned = Path(figures.path())  # where the side's runner keeps its figures
-        learned.write_bytes(marshal.dumps(([], {"fork": [0.003]})))  # a start-up measured
+        learned.write_bytes(marshal.dumps([((1, "CsvWorkload", 3, 4, "none", 2), [("threads", 1.2)])]))
         case = Case("sequential", 1, Job.payload(16, 2, "none"))
         request = save_request(case, str(tmp_path / "out"), forget=False)
         assert side.ask(request)["files"] == 2 and learned.exists()

@@ -92,7 +92,7 @@ KILL_SCRIPT = """
         from fileio.auto import driver
         from fileio.auto.policy import Tunables
 
-        driver.choose = lambda options, *_: next(o for o in options if o.kind.endswith("processes"))
+        driver.choose = lambda guesses, *_: next(kind for kind in guesses if kind.endswith("processes"))
         driver.TUNABLES = Tunables(watch_s=60.0)
 
     if __name__ == "__main__":

@@ -1,13 +1,5 @@
-"""``auto``'s policy, pure: given what each option gave the last saves of such files, which to take.
-
-An option's speed-up is over the caller alone, for the whole rest of a save, start-up included. It is
-estimated in logs: the mean of its figures from the last ``memory`` saves of such files and a first guess
-worth ``prior_weight`` figures, with an uncertainty that shrinks as ``spread / sqrt(prior_weight +
-figures)``. A save draws one speed-up per option from that estimate (Thompson sampling, the one exploration
-rule) and takes the highest, where it is above 1; else the caller saves alone. An option close to the best
-is so tried now and then; one far behind, once its figures have aged out of the last ``memory`` saves (a
-machine changes). ``docs/auto.md`` gives the measurements behind the defaults.
-"""
+"""``auto``'s policy, pure: given what each option gave the last saves of such files, which to take
+(Thompson sampling on each option's log speed-up over the caller alone; ``docs/auto.md``)."""
 
 from __future__ import annotations
 
@@ -20,10 +12,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import random
 
+# What starting workers costs a save before one is measured, by start kind (``fileio.start.start_kind``);
+# "import" is loading the machinery, once per process (``python -m bench.starts``, docs/auto.md).
+START_S = {"import": 0.02, "fork": 0.005, "forkserver-live": 0.03, "forkserver": 0.15, "spawn": 0.3}
+
 
 class Tunables(Frozen):
-    """Every setting of ``auto``, frozen (:mod:`fileio.values`: ``dataclasses`` would cost ``import fileio``
-    milliseconds)."""
+    """Every setting of ``auto``, frozen."""
 
     __slots__ = ("check_s", "prior_weight", "spread", "memory", "watch_s", "keep_idle_s")
     check_s: float
@@ -45,19 +40,9 @@ class Tunables(Frozen):
         self._freeze(locals())
 
 
-class Option(Frozen):
-    """A way to bring in help, and its speed-up before any is measured."""
-
-    __slots__ = ("kind", "first_guess")
-    kind: str
-    first_guess: float
-
-    def __init__(self, kind: str, first_guess: float) -> None:
-        self._freeze(locals())
-
-
 def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -> tuple[float, float]:
-    """The log speed-up's mean and standard deviation, from the figures and the guess."""
+    """The log speed-up's mean and standard deviation, from the figures and the guess (worth
+    ``prior_weight`` figures)."""
     logs = [math.log(max(figure, 1e-3)) for figure in figures]
     weight = tunables.prior_weight + len(logs)
     mean = (tunables.prior_weight * math.log(first_guess) + sum(logs)) / weight
@@ -65,20 +50,29 @@ def estimate(figures: Sequence[float], first_guess: float, tunables: Tunables) -
 
 
 def choose(
-    options: Sequence[Option], figures: Mapping[str, Sequence[float]], tunables: Tunables, rng: random.Random
-) -> Option | None:
-    """The option whose drawn speed-up is highest, where it is above 1; else None, the caller alone."""
+    guesses: Mapping[str, float],
+    figures: Mapping[str, Sequence[float]],
+    tunables: Tunables,
+    rng: random.Random,
+) -> str | None:
+    """Of the options (each kind's first guess in ``guesses``), the one whose speed-up drawn from its estimate
+    is highest, where above 1; else None, the caller alone."""
     chosen, highest = None, 1.0
-    for option in options:
-        mean, deviation = estimate(figures.get(option.kind, ()), option.first_guess, tunables)
-        drawn = math.exp(rng.gauss(mean, deviation))
+    for kind, first_guess in guesses.items():
+        drawn = math.exp(rng.gauss(*estimate(figures.get(kind, ()), first_guess, tunables)))
         if drawn > highest:
-            chosen, highest = option, drawn
+            chosen, highest = kind, drawn
     return chosen
 
 
 def threads_first_guess(write_share: float, threads: int, gil: bool) -> float:
-    """Threads' speed-up before one is measured: the writes in parallel (the kernel's part of a write runs
-    without the GIL), the making of the bytes one at a time (Amdahl's law) where a GIL holds it."""
+    """Amdahl's law: the writes in parallel (the kernel's part runs without the GIL), the making of the bytes
+    one at a time where a GIL holds it."""
     serial = 1 - write_share if gil else 0.0
     return 1 / (serial + (1 - serial) / threads)
+
+
+def processes_first_guess(start_s: float, alone_s: float, processes: int) -> float:
+    """New processes' speed-up where starting them costs ``start_s`` against ``alone_s``, the caller's time
+    alone."""
+    return 1 / (start_s / max(alone_s, 1e-9) + 1 / processes)
