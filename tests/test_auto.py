@@ -57,7 +57,10 @@ def test_figures_keep_the_last_saves_of_a_key_and_survive_a_new_process(tmp_path
         b"",
         marshal.dumps([((1, "CsvWorkload", 3, 4, "none", 2), [("threads", "fast")])]),
         marshal.dumps([((1, "CsvWorkload"), [])]),
-        marshal.dumps(([((1, "CsvWorkload", 3, 4, "none", 2), [])], {"fork": [0.1]})),  # an older fileio's
+        # An older fileio's, saves and start-ups, in two pairs: each a pair, as a save is.
+        marshal.dumps(
+            ([((1, "CsvWorkload", 3, 4, "none", 2), [("threads", 1.2)])] * 2, {"fork": 0, "import": 0})
+        ),
         marshal.dumps({"threads": 1.2}),
     ],
     ids=["older-text", "empty", "a-gain-not-a-number", "a-short-key", "saves-and-starts", "a-mapping"],

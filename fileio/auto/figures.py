@@ -47,7 +47,7 @@ class Figures:
         self.path, self.memory, self.changed = path, memory, False
         self.saves: dict[Key, list[tuple[str, float]]] = {}
         with suppress(OSError, EOFError, ValueError, TypeError), open(path or "", "rb") as file:
-            self.saves = {  # each part checked: a file of another shape reads as none
+            self.saves = {  # each part checked: a file of another shape (an older fileio's) reads as none
                 Key(*key): [(str(kind), float(gain)) for kind, gain in pairs]
                 for key, pairs in marshal.load(file)
             }
@@ -75,8 +75,8 @@ class Figures:
 
 
 def path() -> str:
-    """This Python's figures file in fileio's cache directory (``v2``: by Key, without start-ups)."""
-    key = f"v2|{sys.executable}|{sys.version}".encode()
+    """This Python's figures file in fileio's cache directory."""
+    key = f"{sys.executable}|{sys.version}".encode()
     return os.path.join(cache_directory(), f"auto-{zlib.crc32(key):08x}.marshal")
 
 
