@@ -407,7 +407,9 @@ KEPT_SCRIPT = """
 {CHILDREN}
     if __name__ == "__main__":
         directory, step = sys.argv[1], sys.argv[2]
-        driver.TUNABLES = Tunables(keep_idle_s=float(sys.argv[3]))
+        # Helpers are not stopped by the watch; check_s decides who saves id 390: a long check (12 files, the
+        # most) puts it in the caller's part, a short one (1 file) in a worker's.
+        driver.TUNABLES = Tunables(keep_idle_s=float(sys.argv[3]), check_s=float(sys.argv[4]), watch_s=60.0)
         workload = CsvWorkload(n_lines=500)
         key, figures = Key.of(directory, workload, 30000, 198, "none", 2), store(24)
         for _ in range(8):  # processes known to pay, threads to lose: processes every save
@@ -437,7 +439,7 @@ KEPT_SCRIPT = """
             seen["child_s"] = time.monotonic() - started
             save(200)
             seen["second"] = children()
-        elif step == "fail":
+        elif step.startswith("fail"):
             os.mkfifo(os.path.join(directory, workload.file_name(390)))
             try:
                 save(200)
@@ -450,15 +452,17 @@ KEPT_SCRIPT = """
 
 
 @MULTI_CPU
-@pytest.mark.parametrize("step", ["again", "idle", "fork", "fail"])
+@pytest.mark.parametrize("step", ["again", "idle", "fork", "fail-in-a-worker", "fail-in-the-caller"])
 def test_workers_are_kept_between_saves(step: str, run_python, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A running program's next save uses the workers its last one started; they exit after keep_idle_s
     without a save (and the next starts others); a forked child does not use them, nor waits on them; a
-    failed save stops them. The program exits without waiting on them, and leaves none behind."""
+    failed save stops them, where a worker failed and where the caller did. The program exits without waiting
+    on them, and leaves none behind."""
     monkeypatch.setenv("FILEIO_CACHE_DIR", str(tmp_path / "cache"))
     started = time.monotonic()
-    done = run_python(KEPT_SCRIPT, str(tmp_path), step, "1.0" if step == "idle" else "300")
+    check_s = "1.0" if step == "fail-in-the-caller" else "1e-9"
+    done = run_python(KEPT_SCRIPT, str(tmp_path), step, "1.0" if step == "idle" else "300", check_s)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert len(seen["first"]) == 2
@@ -468,7 +472,7 @@ def test_workers_are_kept_between_saves(step: str, run_python, tmp_path: Path,
         assert seen["child_status"] == 0 and seen["child_s"] < 5
     if step == "idle":
         assert seen["idle"] == [] and len(seen["second"]) == 2 and seen["second"] != seen["first"]
-    if step == "fail":
+    if step.startswith("fail"):
         assert seen["failed"] == [390] and seen["second"] == []
     assert time.monotonic() - started < 30
     assert not any(Path(f"/proc/{pid}").exists() for pids in seen.values() if isinstance(pids, list)

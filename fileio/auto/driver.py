@@ -27,7 +27,16 @@ if TYPE_CHECKING:
 
 
 def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    """Save ``ids``: alone, helped, checking, by the settings in TUNABLES."""
+    """Save ``ids``: alone, helped, checking, by the settings in TUNABLES. A save that fails, in the
+    workers or in the caller, stops the workers kept (where no other save is using them)."""
+    try:
+        _save(job, ids, workers, on_saved)
+    except BaseException:
+        kept.close_unless_taken()
+        raise
+
+
+def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
     helpers = helpers if job.pool is None else min(helpers, job.pool.workers)
     times: list[float] = []  # seconds of each file the caller saved alone, in order
@@ -64,10 +73,8 @@ def _choose_and_help(
         watch, unsaved = _help(job, chosen, left[: len(left) - len(check)], helpers, on_saved, pace)
         if unsaved:
             figures.add(key, chosen, watch.gain())
-            left, guesses = (
-                unsaved + check,
-                {kind: guess for kind, guess in guesses.items() if kind != chosen},
-            )
+            left = unsaved + check
+            del guesses[chosen]
             continue
         # The caller's pace alone: the faster of its second file's and the check's (docs/auto.md).
         after = min(pace, _save_alone(job, check, on_saved, times) or pace)

@@ -47,6 +47,15 @@ def close() -> None:
         pool.close()
 
 
+def close_unless_taken() -> None:
+    """Stop the kept workers now, unless another save (another thread) is using them."""
+    if _lock.acquire(blocking=False):
+        try:
+            close()
+        finally:
+            _lock.release()
+
+
 def _forget() -> None:
     """In a forked child: the parent's workers are not its own."""
     global _kept, _lock
