@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from fileio.workloads import is_workload, subdirectories
+from fileio.workloads import CsvWorkload, PayloadWorkload, is_workload, subdirectories
 from fileio.writer import (
     DURABILITIES,
     NOT_NAMES,
 )
 
+# The file_name methods whose names are plain by construction ("data-<id>.<ext>" of an int): a subclass
+# that names its files otherwise has its names checked.
+PLAIN_NAMES = {PayloadWorkload.file_name, CsvWorkload.file_name}
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from fileio.workload_protocol import Workload
@@ -32,6 +35,8 @@ def check_workers(workers: object) -> int:
 
 def check_ids(ids: Iterable[int]) -> list[int]:
     """The ids as a list: non-negative ints, no repeats."""
+    if type(ids) is range and (not ids or min(ids[0], ids[-1]) >= 0):
+        return list(ids)  # distinct ints, none negative: what is left to check holds by construction
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise TypeError(f"ids must be an iterable of ints, got {ids!r}")
     checked = [_check_int("each id", file_id) for file_id in ids]
@@ -71,6 +76,8 @@ def check_names(workload: Workload, ids: list[int]) -> None:
     """Every id's file name stays inside the save directory: one name, or ``SUBDIRECTORY/NAME`` with one of
     the subdirectories the workload puts files in (:func:`fileio.workloads.subdirectories`); no empty part,
     ``.`` or ``..``, absolute path or NUL byte. ValueError names the id and the name."""
+    if type(workload).file_name in PLAIN_NAMES:
+        return
     allowed = set(subdirectories(workload, ids))
     for file_id in ids:
         name = workload.file_name(file_id)

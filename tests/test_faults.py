@@ -260,6 +260,8 @@ BAD_ARGUMENTS = [
     pytest.param({"workers": -1}, ValueError, "workers must be >= 1, got -1", id="workers-negative"),
     pytest.param({"workers": 2.5}, TypeError, "workers must be an int", id="workers-float"),
     pytest.param({"ids": [1, -4]}, ValueError, "ids must be non-negative, got -4", id="negative-id"),
+    pytest.param({"ids": range(-2, 3)}, ValueError, "non-negative, got -2", id="range-from-negative"),
+    pytest.param({"ids": range(3, -3, -1)}, ValueError, "non-negative, got -1", id="range-down-to-negative"),
     pytest.param({"ids": [1, "2"]}, TypeError, "each id must be an int", id="str-id"),
     pytest.param({"ids": [3, 3]}, ValueError, "id 3 is given more than once", id="repeated-id"),
     pytest.param({"ids": 5}, TypeError, "ids must be an iterable of ints", id="ids-not-iterable"),
