@@ -106,11 +106,11 @@ def test_the_first_two_files_give_the_share_of_writing_and_the_size(tmp_path: Pa
 def test_the_watch_stops_helpers_behind_the_caller_alone_once_watch_s_has_passed(
     files_per_ms: float, stopped_at_ms: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two helpers against a caller's pace of 1 ms a file, one file each in flight, asked every 5 ms (off the
-    10 ms mark, which a float clock may read either side of)."""
+    """Two helpers against a caller's pace of 1 ms a file, a file's work each in flight, asked every 5 ms (off
+    the 10 ms mark, which a float clock may read either side of)."""
     now = [100.0]
     monkeypatch.setattr(driver, "perf_counter", lambda: now[0])
-    watch = Watch(lambda *_: None, pace=0.001, helpers=2, in_flight=2, watch_s=0.01)
+    watch = Watch(lambda *_: None, pace=0.001, helpers=2, in_flight_s=0.002, watch_s=0.01)
     assert watch.keep_on()  # the helpers all have work from here
     stopped_at, saved = None, 0
     for ms in (5.5, 10.5, 15.5, 20.5, 25.5, 30.5, 35.5, 40.5):
@@ -132,7 +132,7 @@ def test_the_watch_measures_the_helpers_gain_over_the_caller_alone(
     time they took, at most as many times as there are helpers (2); 1 where no time passed."""
     now = [100.0]
     monkeypatch.setattr(driver, "perf_counter", lambda: now[0])
-    watch = Watch(lambda *_: None, pace=0.001, helpers=2, in_flight=2, watch_s=60.0)
+    watch = Watch(lambda *_: None, pace=0.001, helpers=2, in_flight_s=0.002, watch_s=60.0)
     watch.saved(0, 1)  # before all had work: not counted
     watch.keep_on()
     for file_id in range(files):

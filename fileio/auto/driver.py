@@ -17,7 +17,7 @@ from fileio.bounded import run_threads
 from fileio.job import Job, OnSaved
 from fileio.main_guard import main_module_problem
 from fileio.start import start_kind, start_method
-from fileio.worker import REPORT_FILES, save_each
+from fileio.worker import REPORT_SECONDS, save_each
 
 TUNABLES = Tunables()
 GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()  # False on a free-threaded build
@@ -128,12 +128,15 @@ def _first_guesses(job: Job, helpers: int, write_share: float, alone_s: float) -
 
 class Watch:
     """The early-stop rule: counts the files helpers save from when they all have work, and keeps them on
-    until ``watch_s`` has passed, then as long as they (counting ``in_flight`` files saved and not yet
-    reported) are ahead of what the caller alone would have saved at ``pace``. ``span_files`` and
+    until ``watch_s`` has passed, then as long as they (counting ``in_flight_s``, the work at the caller's
+    pace they may hold saved and not yet reported) are ahead of what the caller alone would have saved at
+    ``pace``. ``span_files`` and
     ``span_s``: what they did from then to the last time it was asked."""
 
-    def __init__(self, on_saved: OnSaved, pace: float, helpers: int, in_flight: int, watch_s: float) -> None:
-        self.on_saved, self.pace, self.helpers, self.in_flight = on_saved, pace, helpers, in_flight
+    def __init__(
+        self, on_saved: OnSaved, pace: float, helpers: int, in_flight_s: float, watch_s: float
+    ) -> None:
+        self.on_saved, self.pace, self.helpers, self.in_flight_s = on_saved, pace, helpers, in_flight_s
         self.watch_s, self.files, self.counted, self.since = watch_s, 0, 0, 0.0
         self.span_files, self.span_s = 0, 0.0
 
@@ -147,7 +150,7 @@ class Watch:
             self.since, self.counted = now, self.files
             return True
         self.span_files, self.span_s = self.files - self.counted, now - self.since
-        ahead = (self.span_files + self.in_flight) * self.pace >= self.span_s
+        ahead = self.span_files * self.pace + self.in_flight_s >= self.span_s
         return self.span_s < self.watch_s or ahead
 
     def gain(self) -> float:
@@ -163,8 +166,9 @@ def _help(
 ) -> tuple[Watch, list[int]]:
     """Save ``ids`` with ``helpers`` helpers of ``kind``, watched; return the watch and the ids left unsaved
     where it stopped them. Worker processes take one batch each, as process_batches (docs/auto.md)."""
-    in_flight = helpers * (1 if kind == "threads" else REPORT_FILES)
-    watch = Watch(on_saved, pace, helpers, in_flight, TUNABLES.watch_s)
+    # A thread reports each file; a worker process every REPORT_SECONDS, and the file it is on.
+    in_flight_s = helpers * (pace if kind == "threads" else REPORT_SECONDS + pace)
+    watch = Watch(on_saved, pace, helpers, in_flight_s, TUNABLES.watch_s)
     if kind == "threads":
         return watch, run_threads(job.save, ids, helpers, watch.saved, watch.keep_on)
     from fileio.sharing import run_batches
