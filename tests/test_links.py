@@ -233,6 +233,24 @@ def test_only_names_inside_the_directory_pass(name: object) -> None:
     check_names(WORKLOAD, list(IDS))
 
 
+def test_fileio_own_names_pass_unchecked_only_where_they_are_the_names_given() -> None:
+    """PayloadWorkload's own names need no check; a subclass's, or a function set on an instance, do."""
+
+    class Renamed(PayloadWorkload):
+        def file_name(self, file_id: int) -> str:
+            return "../escaped.bin"
+
+    class Open(PayloadWorkload):  # no __slots__: an instance may take a file_name of its own
+        pass
+
+    shadowed = Open(10)
+    shadowed.file_name = lambda file_id: "../escaped.bin"  # type: ignore[method-assign]
+    check_names(PayloadWorkload(10), [0, 1])
+    for workload in (Renamed(10), shadowed):
+        with pytest.raises(ValueError, match="id 0: file name '../escaped.bin' is not a name inside"):
+            check_names(workload, [0, 1])
+
+
 IN_PROCESS = [param for param in strategy_params() if not STRATEGIES[param.values[0]].starts_processes]
 
 

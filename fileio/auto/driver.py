@@ -130,8 +130,7 @@ class Watch:
     """The early-stop rule: counts the files helpers save from when they all have work, and keeps them on
     until ``watch_s`` has passed, then as long as they (counting ``in_flight_s``, the work at the caller's
     pace they may hold saved and not yet reported) are ahead of what the caller alone would have saved at
-    ``pace``. ``span_files`` and
-    ``span_s``: what they did from then to the last time it was asked."""
+    ``pace``. ``span_files`` and ``span_s``: what they did from then to the last time it was asked."""
 
     def __init__(
         self, on_saved: OnSaved, pace: float, helpers: int, in_flight_s: float, watch_s: float
