@@ -5,7 +5,7 @@ verdict case took least, against that case on every other Python, sweep by sweep
 that one Python runs clearly slower than another: its paired interval, at ``SLOWER_CONFIDENCE``, lies
 wholly above ``1 + SLOWER_MARGIN``, so that a real slowdown of 15 % is named and an interpreter given twice
 is not, although a run compares many cases; a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no
-such call (``--fileio-rounds`` gives it more).
+such call, and its line says its sweeps were too few (``--fileio-rounds`` gives it more).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ SLOWER_MIN_SWEEPS = 10
 @dataclass(frozen=True)
 class Comparison:
     """One case on two Pythons: the second's time over the first's, typical per sweep, with its interval
-    (above 1: the first is faster)."""
+    (above 1: the first is faster), over ``sweeps`` sweeps."""
 
     case: str
     first: str
@@ -41,6 +41,7 @@ class Comparison:
     ratio: float
     low: float
     high: float
+    sweeps: int
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _compare(
         low, high = bootstrap_interval(
             (slow, fast), typical_ratio, RESAMPLES, paired=True, confidence=confidence
         )
-    return Comparison(case, first, second, ratio, low, high)
+    return Comparison(case, first, second, ratio, low, high, len(slow))
 
 
 def _clearly_slower(
@@ -120,6 +121,8 @@ def lines(found: list[PythonsVerdict]) -> list[str]:
     for verdict in found:
         for comparison in verdict.against:
             noise = ", within noise" if comparison.low <= 1 <= comparison.high else ""
+            if comparison.sweeps < SLOWER_MIN_SWEEPS:  # an interval over so few says too little
+                noise = f", {comparison.sweeps} sweeps: too few to tell them apart"
             interval = f"{CONFIDENCE:.0%} CI {comparison.low:.2f}-{comparison.high:.2f}{noise}"
             out.append(
                 f"{verdict.job}, {QUESTIONS[verdict.start]}: {comparison.first} {comparison.ratio:.2f}x "
