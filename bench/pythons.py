@@ -120,9 +120,10 @@ def lines(found: list[PythonsVerdict]) -> list[str]:
     out = ["fileio pythons (which saves fastest: each job's fastest case on every Python, sweep by sweep):"]
     for verdict in found:
         for comparison in verdict.against:
-            noise = ", within noise" if comparison.low <= 1 <= comparison.high else ""
             if comparison.sweeps < SLOWER_MIN_SWEEPS:  # an interval over so few says too little
                 noise = f", {comparison.sweeps} sweeps: too few to tell them apart"
+            else:
+                noise = ", within noise" if comparison.low <= 1 <= comparison.high else ""
             interval = f"{CONFIDENCE:.0%} CI {comparison.low:.2f}-{comparison.high:.2f}{noise}"
             out.append(
                 f"{verdict.job}, {QUESTIONS[verdict.start]}: {comparison.first} {comparison.ratio:.2f}x "
