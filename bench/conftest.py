@@ -90,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     try:
         given = {name: config.getoption(f"fileio_{name.replace('-', '_')}") for name in [*OPTIONS, "gate"]}
+        given["python"] = ",".join(config.getoption("fileio_python")) or None
         settings = read_settings(given)
     except OptionError as error:
         raise pytest.UsageError(str(error)) from None

@@ -50,6 +50,10 @@ DEFAULT_GATE_THRESHOLD = 10.0
 GATE_MIN_SWEEPS = 10
 GATE_MAX_SWEEPS = 400
 GATE_BUDGET_S = 120.0  # per job and side
+# Pythons side by side (bench.pythons) name a case slower only over this many sweeps at least: a bootstrap
+# over 4 sweeps has 256 resamples at most, and in two A/A runs (an interpreter given twice) it called 2
+# unchanged cases slower. A run with other Pythons has every job sweep as often.
+PYTHONS_MIN_SWEEPS = 10
 # Enough payload files for ~64 MiB a round, within sensible bounds: rounds of tens of milliseconds on a tmpfs.
 PAYLOAD_BYTES_PER_ROUND = 64 << 20
 CUSTOM_FILES = 200  # files per round of a user's own workload (--fileio-workload)
@@ -438,4 +442,6 @@ def read_settings(options: Mapping[str, str | None]) -> Settings:
         least, most, budget = max(profile.rounds, GATE_MIN_SWEEPS), GATE_MAX_SWEEPS, GATE_BUDGET_S
     else:
         least, most, budget = rounds or profile.rounds, rounds or profile.max_rounds, profile.budget_s
+        if options.get("python") and not rounds:
+            least, most = max(least, PYTHONS_MIN_SWEEPS), max(most, PYTHONS_MIN_SWEEPS)
     return Settings(name, cases, least, most, budget, directory, gate, tuple(notes))

@@ -5,7 +5,8 @@ verdict case took least, against that case on every other Python, sweep by sweep
 that one Python runs clearly slower than another: its paired interval, at ``SLOWER_CONFIDENCE``, lies
 wholly above ``1 + SLOWER_MARGIN``, so that a real slowdown of 15 % is named and an interpreter given twice
 is not, although a run compares many cases; a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no
-such call, and its line says its sweeps were too few (``--fileio-rounds`` gives it more).
+such call, and its line says its sweeps were too few (a run with other Pythons sweeps that often unless
+``--fileio-rounds`` says otherwise).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.matrix import Start
+from bench.matrix import PYTHONS_MIN_SWEEPS, Start
 from bench.stats import CONFIDENCE, bootstrap_interval, same_sweeps, typical_ratio
 from bench.tables import Result
 from bench.verdict import QUESTIONS, RESAMPLES, read_cases, verdicts
@@ -25,9 +26,7 @@ from bench.verdict import label as case_label
 
 SLOWER_CONFIDENCE = 0.99
 SLOWER_MARGIN = 0.05
-# Fewer sweeps than this are too few for a case-by-case call: a bootstrap over 4 sweeps has 256 resamples at
-# most, and in two A/A runs (an interpreter given twice) it called 2 unchanged cases slower.
-SLOWER_MIN_SWEEPS = 10
+SLOWER_MIN_SWEEPS = PYTHONS_MIN_SWEEPS  # fewer are too few for a case-by-case call (bench.matrix)
 
 
 @dataclass(frozen=True)

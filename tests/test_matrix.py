@@ -15,6 +15,7 @@ from bench.matrix import (
     GATE_BUDGET_S,
     GATE_MAX_SWEEPS,
     GATE_MIN_SWEEPS,
+    PYTHONS_MIN_SWEEPS,
     QUICK_STRATEGIES,
     WARM_POOL,
     Case,
@@ -273,6 +274,18 @@ def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: P
     assert exact.rounds == exact.max_rounds == 30
     against_history = read_settings({"gate": "10"})
     assert (against_history.rounds, against_history.max_rounds) == (3, 100)
+
+
+def test_a_run_with_other_pythons_sweeps_enough_to_name_a_slower_case() -> None:
+    """With --fileio-python every job sweeps at least PYTHONS_MIN_SWEEPS times (bench.pythons makes no
+    case-by-case call over fewer), the profile's budget still bounding the rest; --fileio-rounds still rules."""
+    pythons = read_settings({"python": "/usr/bin/python3"})
+    assert (pythons.rounds, pythons.max_rounds) == (PYTHONS_MIN_SWEEPS, 100)
+    assert pythons.budget_s == read_settings({}).budget_s
+    seed = read_settings({"python": "/usr/bin/python3", "profile": "seed"})
+    assert seed.rounds == seed.max_rounds == PYTHONS_MIN_SWEEPS
+    exact = read_settings({"python": "/usr/bin/python3", "rounds": "4"})
+    assert exact.rounds == exact.max_rounds == 4
 
 
 def test_controls_carry_no_strategy_requirement() -> None:
