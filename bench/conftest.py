@@ -181,6 +181,21 @@ def sides(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             side.close()
 
 
+@pytest.fixture(scope="session")
+def ceiling_runner(request: pytest.FixtureRequest, sides: list[Side]) -> Iterator[Side | None]:
+    """A runner of this checkout's fileio, apart from the sides, that measures each job's ceiling (none where
+    nothing is timed)."""
+    if request.config.option.benchmark_disable:
+        yield None
+        return
+    current = sides[0]
+    runner = Side("ceiling", current.code, Path(current.environment["FILEIO_CACHE_DIR"]).parent / "ceiling")
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
 # statfs(2)'s f_type of the filesystems a run is likely to meet (linux/magic.h).
 FILESYSTEMS = {
     0xEF53: "ext4",  # ext2, ext3 and ext4 share it

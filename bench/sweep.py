@@ -140,14 +140,15 @@ def measure_job(
     max_sweeps: int,
     budget_s: float,
     verify_round: Callable[[Case, Path], None],
-    with_ceiling: bool,
+    ceiling: Side | None,
     references: dict[str, Case],
     gate: float | None = None,
 ) -> JobMeasurement:
     """Measure ``cases`` (one job's) on every side: a warm-up round each (memory sampled), then sweeps until
     the stop rule says so, one more sweep would end past ``budget_s`` (warm-up included) or ``max_sweeps``
     ran (at least ``min_sweeps``). ``verify_round`` checks each round's files before they are removed; a
-    case whose round fails is measured no more, its error kept.
+    case whose round fails is measured no more, its error kept. ``ceiling``, where given, measures the job's
+    ceiling once a sweep.
 
     The stop rule is :class:`Precise` (every case's ratio to the reference of its start, ``references``,
     within ``PRECISION``), or with two sides and ``gate`` (a threshold in %) :class:`Gated`, within a budget
@@ -156,7 +157,7 @@ def measure_job(
     rule: StopRule = Gated(gate, sides) if gate is not None and gated else Precise(references, sides, cases)
     sweeper = Sweeper(cases, sides, root, verify_round, forget=gated)
     budget = budget_s * len(sides) if gate is not None else budget_s
-    return sweeper.measure(min_sweeps, max_sweeps, budget, with_ceiling, rule)
+    return sweeper.measure(min_sweeps, max_sweeps, budget, ceiling, rule)
 
 
 class StopRule(Protocol):
@@ -214,7 +215,7 @@ class Sweeper:
         self.capacities: dict[int, list[float]] = {count: [] for count in self.concurrencies}
 
     def measure(
-        self, min_sweeps: int, max_sweeps: int, budget_s: float, with_ceiling: bool, rule: StopRule
+        self, min_sweeps: int, max_sweeps: int, budget_s: float, ceiling: Side | None, rule: StopRule
     ) -> JobMeasurement:
         """A warm-up round of every case, then sweeps of the items in a new random order each (the sides of
         an item back to back in a random order, so that two commits' rounds are measured moments apart)."""
@@ -224,7 +225,7 @@ class Sweeper:
             for side in self.sides:
                 if side.runs(case):
                     self.run(side, case, warm_up=True)
-        items = [*self.cases, *([Case.ceiling(self.job)] if with_ceiling else [])]
+        items = [*self.cases, *([Case.ceiling(self.job)] if ceiling is not None else [])]
         sweeps, last_sweep_s = 0, 0.0
         while sweeps < max_sweeps:
             swept = time.monotonic()
@@ -236,8 +237,8 @@ class Sweeper:
                     break
             order.shuffle(items)
             for item in items:
-                if item.kind == Kind.CEILING:
-                    self.ceiling()
+                if item.kind == Kind.CEILING and ceiling is not None:
+                    self.ceiling(ceiling)
                     continue
                 for side in order.sample(self.sides, len(self.sides)):
                     if side.runs(item):
@@ -273,14 +274,16 @@ class Sweeper:
             entry.seconds.append(seconds)
             entry.files, entry.bytes = answer["files"], answer["bytes"]
 
-    def ceiling(self) -> None:
-        """The job's ceiling at each pool size, measured by the first side."""
+    def ceiling(self, runner: Side) -> None:
+        """The job's ceiling at each pool size, measured by ``runner``: a runner of its own, not a side's,
+        whose later rounds would pay for it (a side measuring it ran its warm process cases 3-6 % slower than
+        the same interpreter beside it, sweep after sweep)."""
         job = self.job
         request: CeilingRequest = {
             "op": "ceiling", "job": job.spec(), "files": job.files, "durability": job.durability,
             "directory": str(self.root), "concurrencies": self.concurrencies,
         }  # fmt: skip
-        answer = self.sides[0].ask(request)
+        answer = runner.ask(request)
         if "error" in answer:
             raise MeasurementError(f"the ceiling of {job.name}: {answer['error']}")
         for count in self.concurrencies:

@@ -52,14 +52,17 @@ def verify_round(case: Case, directory: Path) -> None:
 class Measurements:
     """Each job measured once, at its first case, with every case of it that this session runs."""
 
-    def __init__(self, settings: Settings, sides: list[Side], root: Path, selected: list[Case], timed: bool):
-        self.settings, self.sides, self.root, self.selected, self.timed = (
+    def __init__(
+        self, settings: Settings, sides: list[Side], root: Path, selected: list[Case], ceiling: Side | None
+    ) -> None:
+        self.settings, self.sides, self.root, self.selected, self.ceiling = (
             settings,
             sides,
             root,
             selected,
-            timed,
+            ceiling,
         )
+        self.timed = ceiling is not None
         self.jobs: dict[str, JobMeasurement] = {}
         self._by_id = {case.id: case for case in selected}
 
@@ -80,7 +83,7 @@ class Measurements:
                 min_sweeps=settings.rounds if self.timed else 1,
                 max_sweeps=settings.max_rounds if self.timed else 1,
                 budget_s=settings.budget_s, verify_round=verify_round,
-                with_ceiling=self.timed, references=references,
+                ceiling=self.ceiling, references=references,
                 gate=settings.gate,
             )  # fmt: skip
         return self.jobs[name]
@@ -134,12 +137,14 @@ def test_save(
 
 @pytest.fixture(scope="session")
 def measurements(
-    request: pytest.FixtureRequest, settings: Settings, sides: list[Side], target_root: Path
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    sides: list[Side],
+    ceiling_runner: Side | None,
+    target_root: Path,
 ) -> Measurements:
     selected = [item.callspec.params["case"] for item in request.session.items if hasattr(item, "callspec")]
     selected = [case for case in selected if isinstance(case, Case) and case.unavailable_reason is None]
-    measured = Measurements(
-        settings, sides, target_root, selected, not request.config.option.benchmark_disable
-    )
+    measured = Measurements(settings, sides, target_root, selected, ceiling_runner)
     request.config.stash[MEASURED] = measured
     return measured

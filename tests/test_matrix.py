@@ -278,7 +278,7 @@ def test_the_gate_against_a_baseline_takes_the_sweeps_its_cases_need(tmp_path: P
 
 def test_a_run_with_other_pythons_sweeps_enough_to_name_a_slower_case() -> None:
     """With --fileio-python every job sweeps at least PYTHONS_MIN_SWEEPS times (bench.pythons makes no
-    case-by-case call over fewer), the profile's budget still bounding the rest; --fileio-rounds still rules."""
+    case-by-case call over fewer), the profile's budget bounding the rest; --fileio-rounds still rules."""
     pythons = read_settings({"python": "/usr/bin/python3"})
     assert (pythons.rounds, pythons.max_rounds) == (PYTHONS_MIN_SWEEPS, 100)
     assert pythons.budget_s == read_settings({}).budget_s

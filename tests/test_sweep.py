@@ -54,7 +54,7 @@ def test_only_undecided_cases_are_swept_again_and_a_real_slowdown_is_found(tmp_p
     cases = [CONTROL, SEQUENTIAL, THREADS, PROCESSES]
     measured = measure_job(
         cases, sides, tmp_path, min_sweeps=GATE_MIN_SWEEPS, max_sweeps=400, budget_s=60,
-        verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=10.0,
+        verify_round=lambda case, path: None, ceiling=None, references={}, gate=10.0,
     )  # fmt: skip
     assert len(measured.rounds["current", CONTROL.id].seconds) == GATE_MIN_SWEEPS
     longest = 0
@@ -96,6 +96,32 @@ def test_the_gate_has_both_sides_forget_every_round_and_nothing_else_does(tmp_pa
         sides: list[Any] = [new, older]
         measure_job(
             [CONTROL, SEQUENTIAL], sides, tmp_path, min_sweeps=3, max_sweeps=3, budget_s=60,
-            verify_round=lambda case, path: None, with_ceiling=False, references={}, gate=gate,
+            verify_round=lambda case, path: None, ceiling=None, references={}, gate=gate,
         )  # fmt: skip
         assert new.forgot and set(new.forgot) == set(older.forgot) == {forgets}
+
+
+class CeilingRunner:
+    """A stand-in for the runner of the ceiling: records each request, answers 20 ms at every pool size."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(request)
+        counts = [str(count) for count in request["concurrencies"]]
+        return {"seconds": dict.fromkeys(counts, 0.02), "capacity": dict.fromkeys(counts, 1.0)}
+
+
+def test_the_ceiling_is_measured_by_a_runner_of_its_own_once_a_sweep(tmp_path: Path) -> None:
+    """No side's runner measures the ceiling (its later process cases ran 3-6 % slower than the same
+    interpreter's beside it): the ceiling runner gets every ceiling request, one a sweep, the sides none."""
+    sides: list[Any] = [DrawnSide("current", {}), DrawnSide("python-1", {})]
+    ceiling: Any = CeilingRunner()
+    measured = measure_job(
+        [SEQUENTIAL, THREADS], sides, tmp_path, min_sweeps=3, max_sweeps=3, budget_s=60,
+        verify_round=lambda case, path: None, ceiling=ceiling, references={}, gate=None,
+    )  # fmt: skip
+    assert [request["op"] for request in ceiling.requests] == ["ceiling"] * 3
+    assert all(len(side.forgot) == 2 + 2 * 3 for side in sides)  # a warm-up and three rounds of each case
+    assert measured.ceilings == {1: [0.02] * 3, 2: [0.02] * 3}
