@@ -18,5 +18,5 @@ as well as the current one (the CI gate does both). Where each part lives:
 # The fileio API_VERSION this suite needs, the one way it asks what a fileio offers: a commit whose fileio is
 # older cannot be measured by this suite, and the gate says so (7: what measures, plots and verifies by
 # digest is taken from its module, forget_measurements from fileio.auto.figures). The ceiling is measured by
-# a runner of this checkout's, so that a fileio of API 7, whose measure_ceiling is in fileio.probe, is measured.
+# a runner of this checkout's, so that a fileio of API 7 (measure_ceiling in fileio.probe) is measured.
 REQUIRED_API = 7

@@ -17,7 +17,7 @@ from helpers import bytes_written, worker_processes
 
 from fileio import STRATEGIES, CsvWorkload, PayloadWorkload, WarmPool, verify
 from fileio.auto import driver
-from fileio.auto.driver import Watch, _first_guesses, _look, helper_count
+from fileio.auto.driver import Watch, _alone, _first_guesses, helper_count
 from fileio.auto.figures import Figures, Key
 from fileio.auto.policy import START_S, Tunables
 from fileio.job import Job
@@ -88,10 +88,9 @@ class SlowToMake(PayloadWorkload):
 def test_the_first_two_files_give_the_share_of_writing_and_the_size(tmp_path: Path) -> None:
     """Timed in two parts, making the bytes and writing them: where making them takes 20 ms a file, writing
     is a small share of the time (a preempted write could add a few milliseconds, not twenty)."""
-    times: list[float] = []
     with Job(str(tmp_path), SlowToMake(64), "none", owner_token()).opened() as job:
-        write_share, nbytes = _look(job, [0, 1], lambda *_: None, times)
-    assert len(times) == 2 and min(times) >= 0.02 and nbytes == 64 and 0 < write_share < 0.5
+        times, write_share, nbytes = _alone(job, [0, 1], lambda *_: None)
+    assert len(times) == 2 and min(times) >= 0.02 and nbytes == 128 and 0 < write_share < 0.5
     verify(tmp_path, range(2), PayloadWorkload(64))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from itertools import pairwise
 from time import perf_counter
 
 from fileio.auto import kept
@@ -29,25 +28,20 @@ if TYPE_CHECKING:
 def save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
     """Save ``ids``: alone, helped, checking, by the settings in TUNABLES. A save that fails, in the
     workers or in the caller, stops the workers kept (where no other save is using them)."""
+    helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
+    helpers = helpers if job.pool is None else min(helpers, job.pool.workers)
     try:
-        _save(job, ids, workers, on_saved)
+        if helpers > 1 and len(ids) > 2:
+            times, write_share, nbytes = _alone(job, ids[:2], on_saved)
+            ids, pace = ids[2:], times[1]  # the first file pays for first touches
+            key = Key.of(job.directory, job.workload, nbytes // 2, len(ids), job.durability, helpers)
+            guesses = _first_guesses(job, helpers, write_share, pace * len(ids))
+            ids = _choose_and_help(job, ids, helpers, on_saved, pace, key, guesses)
+        for file_id in ids:
+            on_saved(file_id, job.save(file_id))
     except BaseException:
         kept.close_unless_taken()
         raise
-
-
-def _save(job: Job, ids: list[int], workers: int, on_saved: OnSaved) -> None:
-    helpers = helper_count(workers, len(ids), job.durability, os.cpu_count() or 1)
-    helpers = helpers if job.pool is None else min(helpers, job.pool.workers)
-    times: list[float] = []  # seconds of each file the caller saved alone, in order
-    left = ids
-    if helpers > 1 and len(ids) > 2:
-        write_share, nbytes = _look(job, ids[:2], on_saved, times)
-        left = ids[2:]
-        key = Key.of(job.directory, job.workload, nbytes, len(left), job.durability, helpers)
-        guesses = _first_guesses(job, helpers, write_share, _median(times[1:]) * len(left))
-        left = _choose_and_help(job, left, helpers, on_saved, times, key, guesses)
-    _save_alone(job, left, on_saved, times)
 
 
 def helper_count(workers: int, files: int, durability: str, cpus: int) -> int:
@@ -60,7 +54,7 @@ def _choose_and_help(
     left: list[int],
     helpers: int,
     on_saved: OnSaved,
-    times: list[float],
+    pace: float,
     key: Key,
     guesses: dict[str, float],
 ) -> list[int]:
@@ -68,7 +62,7 @@ def _choose_and_help(
     helpers, their loss is kept and the policy chooses again among the others."""
     figures = store(TUNABLES.memory)
     while chosen := choose(guesses, figures.gains(key), TUNABLES, _rng()):
-        decided, pace = perf_counter(), _median(times[1:])
+        decided = perf_counter()
         check = left[len(left) - min(int(TUNABLES.check_s / pace) + 1, len(left) // 16) :]
         watch, unsaved = _help(job, chosen, left[: len(left) - len(check)], helpers, on_saved, pace)
         if unsaved:
@@ -76,8 +70,9 @@ def _choose_and_help(
             left = unsaved + check
             del guesses[chosen]
             continue
+        checked = sorted(_alone(job, check, on_saved)[0])
         # The caller's pace alone: the faster of its second file's and the check's (docs/auto.md).
-        after = min(pace, _save_alone(job, check, on_saved, times) or pace)
+        after = min(pace, checked[len(checked) // 2]) if checked else pace
         seconds = perf_counter() - decided
         if seconds >= TUNABLES.check_s:  # a save too short to time teaches nothing
             figures.add(key, chosen, min(len(left) * after / seconds, float(helpers)))
@@ -95,21 +90,19 @@ def _rng() -> random.Random:
     return random.Random()
 
 
-def _look(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> tuple[float, int]:
-    """Save ``ids`` alone, timing each in two parts; return the share of the time spent writing (threads do
-    that in parallel, not the making of the bytes, which holds the GIL) and the first one's size."""
-    writing_s, nbytes = 0.0, 0
-    began = last = perf_counter()
+def _alone(job: Job, ids: list[int], on_saved: OnSaved) -> tuple[list[float], float, int]:
+    """Save ``ids`` in the caller, timing each file in two parts: each file's seconds, the share of them spent
+    writing (threads do that in parallel, not the making of the bytes, which holds the GIL), the bytes."""
+    times, writing_s, nbytes, last = [], 0.0, 0, perf_counter()
     for file_id in ids:
         data = job.generate(file_id)
         made = perf_counter()
         written = job.write(file_id, data)
         ended = perf_counter()
         on_saved(file_id, written)
-        nbytes = nbytes or written
         times.append(ended - last)
-        writing_s, last = writing_s + ended - made, ended
-    return writing_s / max(last - began, 1e-9), nbytes
+        writing_s, nbytes, last = writing_s + ended - made, nbytes + written, ended
+    return times, writing_s / max(sum(times), 1e-9), nbytes
 
 
 def _first_guesses(job: Job, helpers: int, write_share: float, alone_s: float) -> dict[str, float]:
@@ -136,8 +129,14 @@ class Watch:
         self, on_saved: OnSaved, pace: float, helpers: int, in_flight_s: float, watch_s: float
     ) -> None:
         self.on_saved, self.pace, self.helpers, self.in_flight_s = on_saved, pace, helpers, in_flight_s
-        self.watch_s, self.files, self.counted, self.since = watch_s, 0, 0, 0.0
-        self.span_files, self.span_s = 0, 0.0
+        self.watch_s, self.files, self.counted, self.since, self.span_files, self.span_s = (
+            watch_s,
+            0,
+            0,
+            0.0,
+            0,
+            0.0,
+        )
 
     def saved(self, file_id: int, nbytes: int) -> None:
         self.files += 1
@@ -174,20 +173,3 @@ def _help(
 
     with kept.taken(helpers, TUNABLES.keep_idle_s if job.pool is None else 0) as warm:  # else the job's
         return watch, run_batches(save_each, job, ids, helpers, watch.saved, None, watch.keep_on, warm).left
-
-
-def _median(seconds: list[float]) -> float:
-    """The caller's seconds per file (the first file, which pays for first touches, left out by callers)."""
-    return sorted(seconds)[len(seconds) // 2]
-
-
-def _save_alone(job: Job, ids: list[int], on_saved: OnSaved, times: list[float]) -> float | None:
-    """Save ``ids`` in the caller, timing each (one clock read a file); their median seconds, None for
-    none."""
-    ends = [perf_counter()]
-    for file_id in ids:
-        on_saved(file_id, job.save(file_id))
-        ends.append(perf_counter())
-    timed = [later - earlier for earlier, later in pairwise(ends)]
-    times.extend(timed)
-    return _median(timed) if timed else None
