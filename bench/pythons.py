@@ -3,10 +3,10 @@ same sweeps (``bench.sweep``), every case on every side in every sweep in a rand
 machine falls on all alike. Per job and start it answers which Python saves fastest: the Python whose own
 verdict case took least, against that case on every other Python, sweep by sweep. And it names every case
 that one Python runs clearly slower than another: its paired interval, at ``SLOWER_CONFIDENCE``, lies
-wholly above ``1 + SLOWER_MARGIN``, so that a real slowdown of 15 % is named and an interpreter given twice
-is not, although a run compares many cases; a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no
-such call, and its line says its sweeps were too few (a run with other Pythons sweeps that often unless
-``--fileio-rounds`` says otherwise).
+wholly above ``1 + SLOWER_MARGIN``, so that an interpreter given twice is not named, although a run compares
+many cases (a real slowdown of 15 % is, where the sweeps narrow its interval enough: docs/benchmark.md says
+how often); a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no such call, and its line says its
+sweeps were too few (a run with other Pythons sweeps that often unless ``--fileio-rounds`` says otherwise).
 """
 
 from __future__ import annotations
