@@ -5,7 +5,7 @@ verdict case took least, against that case on every other Python, sweep by sweep
 that one Python runs clearly slower than another: its paired interval, at ``SLOWER_CONFIDENCE``, lies
 wholly above ``1 + SLOWER_MARGIN``, so that an interpreter given twice is not named, although a run compares
 many cases (a real slowdown of 15 % is, where the sweeps narrow its interval enough: docs/benchmark.md says
-how often); a job with fewer than ``SLOWER_MIN_SWEEPS`` sweeps makes no such call, and its line says its
+how often); a job with fewer than ``PYTHONS_MIN_SWEEPS`` sweeps makes no such call, and its line says its
 sweeps were too few (a run with other Pythons sweeps that often unless ``--fileio-rounds`` says otherwise).
 """
 
@@ -26,7 +26,6 @@ from bench.verdict import label as case_label
 
 SLOWER_CONFIDENCE = 0.99
 SLOWER_MARGIN = 0.05
-SLOWER_MIN_SWEEPS = PYTHONS_MIN_SWEEPS  # fewer are too few for a case-by-case call (bench.matrix)
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def _clearly_slower(
     case: str, one: str, other: str, sides: dict[str, dict[str, Result]]
 ) -> Comparison | None:
     """The comparison, faster Python first, where one of the two is clearly slower on ``case``."""
-    if min(len(sides[one][case].rounds), len(sides[other][case].rounds)) < SLOWER_MIN_SWEEPS:
+    if min(len(sides[one][case].rounds), len(sides[other][case].rounds)) < PYTHONS_MIN_SWEEPS:
         return None
     for first, second in ((one, other), (other, one)):
         comparison = _compare(case, first, second, sides, SLOWER_CONFIDENCE)
@@ -119,7 +118,7 @@ def lines(found: list[PythonsVerdict]) -> list[str]:
     out = ["fileio pythons (which saves fastest: each job's fastest case on every Python, sweep by sweep):"]
     for verdict in found:
         for comparison in verdict.against:
-            if comparison.sweeps < SLOWER_MIN_SWEEPS:  # an interval over so few says too little
+            if comparison.sweeps < PYTHONS_MIN_SWEEPS:  # an interval over so few says too little
                 noise = f", {comparison.sweeps} sweeps: too few to tell them apart"
             else:
                 noise = ", within noise" if comparison.low <= 1 <= comparison.high else ""

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from test_verdict import bench
 
-from bench.pythons import SLOWER_MARGIN, SLOWER_MIN_SWEEPS, compare, lines
+from bench.matrix import PYTHONS_MIN_SWEEPS
+from bench.pythons import SLOWER_MARGIN, compare, lines
 
 CASES = {"sequential-w1": 1.0, "threads-w2": 0.9, "processes-w2": 0.62, "process_batches-w2": 0.6}
 SWEEPS = 30
@@ -69,7 +70,7 @@ def test_too_few_sweeps_make_no_case_by_case_call() -> None:
     """Four sweeps (a CSV job's, with two Pythons, in the default budget) are too few to call a case slower,
     even one 30 % slower; the job's line still compares the fastest case, and says its sweeps were too few to
     tell the Pythons apart (an interpreter given twice read 1.08x itself, 95 % CI 1.04-1.15, over 5)."""
-    sweeps = SLOWER_MIN_SWEEPS - 1
+    sweeps = PYTHONS_MIN_SWEEPS - 1
     (verdict,) = compare(runs({"python3.14": {"threads-w2": 1.30}}, seed=3, sweeps=sweeps))
     assert verdict.slower == [] and verdict.against
     line = lines([verdict])[1]
